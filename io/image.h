@@ -1,0 +1,45 @@
+/* 8-bit images: decode (PNG, JPEG, BMP), encode (PNG), resize (Pillow-exact bilinear/bicubic,
+ * OpenCV INTER_NEAREST) and jet heatmaps. Pixels are interleaved (HWC), rows top to bottom.
+ * Every function returns 0 on success or -1 with ancd_error() naming the file and the reason;
+ * a corrupt or truncated file never crashes or longjmps out. */
+#ifndef ANCD_IMAGE_H
+#define ANCD_IMAGE_H
+
+#include <stdint.h>
+
+typedef struct {
+  int w, h, c; /* c = 1 (gray) or 3 (RGB) */
+  uint8_t *data; /* h * w * c bytes */
+} image_u8;
+
+int image_alloc(image_u8 *img, int w, int h, int c); /* zero-filled */
+void image_free(image_u8 *img);
+
+/* Decodes a PNG (8/16-bit, gray, palette, alpha), JPEG or uncompressed BMP, chosen by content,
+ * not by extension. want_c: 1 = gray (ITU-R 601-2 luma, as Pillow's convert("L")),
+ * 3 = RGB (gray copied to 3 channels, alpha dropped, as Pillow's convert("RGB")),
+ * 0 = 1 for gray files, 3 otherwise. 16-bit samples are reduced to 8 bits (v >> 8). */
+int image_load(image_u8 *out, const char *path, int want_c);
+/* Reads only the header: size and channel count (1 or 3 as image_load(…, 0) would give). */
+int image_probe(const char *path, int *w, int *h, int *c);
+
+int image_write_png(const char *path, const image_u8 *img);
+
+typedef enum {
+  RESIZE_NEAREST_CV,   /* OpenCV INTER_NEAREST: src = floor(dst * in/out) */
+  RESIZE_BILINEAR_PIL, /* Pillow Image.resize BILINEAR, antialiased on downscale */
+  RESIZE_BICUBIC_PIL,  /* Pillow Image.resize BICUBIC (a = -0.5), antialiased on downscale */
+} resize_mode;
+
+/* out is allocated with in->c channels. */
+int image_resize(image_u8 *out, const image_u8 *in, int out_w, int out_h, resize_mode mode);
+/* Copies the window [x0, x0+w) x [y0, y0+h); pixels outside the image are 0. */
+int image_crop(image_u8 *out, const image_u8 *in, int x0, int y0, int w, int h);
+
+/* Jet colour map (OpenCV COLORMAP_JET) of a float map scaled so lo -> 0 and hi -> 255 (clamped).
+ * out is allocated w x h x 3. When under is not NULL (w x h, 1 or 3 channels) the colours are
+ * blended: out = alpha * jet + (1 - alpha) * under. */
+int heatmap_jet(image_u8 *out, const float *map, int w, int h, float lo, float hi,
+                const image_u8 *under, float alpha);
+
+#endif

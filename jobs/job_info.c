@@ -1,0 +1,96 @@
+/* ancd info: what this build and machine offer (backends, devices, MPI world, libraries) and,
+ * with a config, the dataset summary after validating every file. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dataset.h"
+#include "device.h"
+#include "error.h"
+#include "log.h"
+#include "versions.h"
+#include "world.h"
+
+static void print_machine(const world *w) {
+  char libs[512], gpu[256], mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  io_library_versions(libs, sizeof libs);
+  MPI_Get_library_version(mpi_version, &len);
+  char *nl = strchr(mpi_version, ',');
+  if (nl)
+    *nl = 0; /* the first clause names the implementation and version */
+  int n_gpu = device_cuda_count(gpu, sizeof gpu);
+  printf("ancd %s\n", ANCD_VERSION);
+  printf("backends:  cpu (%s, %d threads)%s\n", openblas_get_config(), openblas_get_num_threads(),
+         device_cuda_built() ? ", cuda" : "");
+  printf("cuda:      %s\n", n_gpu > 0 ? gpu : device_cuda_built() ? gpu : "not built");
+  if (n_gpu > 1)
+    printf("           %d GPUs\n", n_gpu);
+  printf("mpi:       %d rank%s (%s)\n", w->size, w->size == 1 ? "" : "s", mpi_version);
+  printf("libraries: %s\n", libs);
+}
+
+/* Scans and validates every category; returns the number of categories that failed. */
+static int print_datasets(const config_set *cs) {
+  cfg_names cats;
+  if (ds_list_categories(&cats, &cs->base.dataset) != 0) {
+    log_error("%s", ancd_error());
+    return -1;
+  }
+  printf("\ndataset: %s (layout %s, root %s), %d categor%s\n", cs->base.dataset.name,
+         cs->base.dataset.layout, cs->base.dataset.root, cats.n, cats.n == 1 ? "y" : "ies");
+  int failed = 0;
+  config *c = xmalloc(sizeof *c);
+  for (int i = 0; i < cats.n; i++) {
+    ds_manifest m = {0};
+    ds_report r = {0};
+    if (config_for_category(c, cs, cats.v[i]) != 0 || ds_scan(&m, &c->dataset, cats.v[i]) != 0) {
+      log_error("%s", ancd_error());
+      failed++;
+      continue;
+    }
+    if (ds_validate(&m, &r, c->io.max_bad_fraction) != 0) {
+      log_error("%s", ancd_error());
+      failed++;
+    }
+    ds_print_summary(stdout, &m, &r);
+    ds_report_free(&r);
+    ds_free(&m);
+  }
+  free(c);
+  return failed;
+}
+
+int job_info(int argc, char **argv) {
+  const cli_job job = {"info",
+                       "Prints the backends, devices, MPI world and library versions; with -c, "
+                       "also scans and validates the dataset and prints its summary (categories, "
+                       "images per type, masks, bad files).",
+                       "[-c FILE ...] [--set KEY=VALUE ...]", NULL, 0};
+  cli_args a;
+  int rc = cli_parse(&a, &job, argc, argv);
+  if (rc || a.help)
+    return rc;
+  world w;
+  if (world_init(&w, &argc, &argv) != 0) {
+    log_error("%s", ancd_error());
+    world_finalize(&w);
+    return ANCD_EXIT_USAGE;
+  }
+  config_set *cs = xmalloc(sizeof *cs);
+  rc = cli_load_config(cs, &a);
+  if (!rc && w.rank == 0) {
+    print_machine(&w);
+    if (a.n_configs > 0 || a.n_sets > 0) {
+      int failed = print_datasets(cs);
+      if (failed)
+        rc = ANCD_EXIT_INPUT;
+    }
+  }
+  free(cs);
+  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  world_finalize(&w);
+  return rc;
+}

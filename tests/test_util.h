@@ -1,0 +1,42 @@
+/* A tiny test harness: CHECK records a failure with file:line and goes on, so one run lists
+ * everything that is wrong; test_done() prints the summary and gives the exit status. */
+#ifndef ANCD_TEST_UTIL_H
+#define ANCD_TEST_UTIL_H
+
+#include <stdio.h>
+
+extern int test_failures, test_checks;
+
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    test_checks++;                                                                                 \
+    if (!(cond)) {                                                                                 \
+      test_failures++;                                                                             \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                              \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+    }                                                                                              \
+  } while (0)
+
+/* |a - b| <= tol */
+#define CHECK_NEAR(a, b, tol)                                                                      \
+  CHECK(fabs((double)(a) - (double)(b)) <= (tol), "%s = %.9g, %s = %.9g, tol %.3g", #a,            \
+        (double)(a), #b, (double)(b), (double)(tol))
+
+/* Exit status: 0 when every check passed, 1 otherwise. */
+int test_done(const char *name);
+/* Exit 77 (ctest "skipped") with a reason. */
+void test_skip(const char *why) __attribute__((noreturn));
+
+/* ../shared (ANCD_SHARED) or NULL when absent; path under it (static buffer per call site). */
+const char *test_shared_dir(void);
+/* A fresh empty directory for this test: $ANCD_TEST_TMP/<name> (removed first). */
+const char *test_tmpdir(const char *name);
+/* mkdir -p. */
+int test_mkdirs(const char *path);
+/* Writes bytes to a file (creating parent folders). */
+int test_write_file(const char *path, const void *data, size_t n);
+/* The source tree (ANCD_SOURCE_DIR). */
+const char *test_source_dir(void);
+
+#endif

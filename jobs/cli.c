@@ -138,7 +138,7 @@ int cli_load_config(config_set *cs, const cli_args *a) {
   }
   for (int i = 0; i < a->n_sets; i++) {
     if (config_set_kv(cs, a->sets[i]) != 0) {
-      log_error("--set %s: %s", a->sets[i], ancd_error());
+      log_error("%s", ancd_error());
       return ANCD_EXIT_USAGE;
     }
   }

@@ -1,0 +1,120 @@
+/* The one table of config keys: type, place in `config`, default, allowed values, help.
+ * Parsing, validation, `ancd config` and `ancd config --doc` are all driven by it; the rows of a
+ * section must stay together (config_to_yaml groups by section in this order).
+ * Defaults: MuSc musc_hetmm_spec §A.2, AnomalyNCD anomalyncd_spec §1.5, §2.6, §5.6; the default
+ * backbone is a random ViT-Ti/16 so nothing needs a download (hence 12-block layers 3,6,9,12). */
+#include "config_schema.h"
+
+#include <limits.h>
+
+#include "config.h"
+
+#define FIELD(m) .offset = offsetof(config, m), .size = sizeof(((config *)0)->m)
+#define RANGE(lo, hi) .ranged = 1, .min = (lo), .max = (hi)
+
+const cfg_key cfg_schema[] = {
+    /* dataset */
+    {"dataset.name", CFG_STRING, FIELD(dataset.name), .def = "''",
+     .help = "output folder name <output.dir>/<name>/; empty: the layout name"},
+    {"dataset.layout", CFG_ENUM, FIELD(dataset.layout),
+     .allowed = "mvtec|btad|visa|mtd|folder|anomalies", .def = "mvtec",
+     .help = "file layout of the dataset (README: Datasets)"},
+    {"dataset.root", CFG_STRING, FIELD(dataset.root), .def = "''",
+     .help = "dataset root folder, used as given (a relative path is relative to the current "
+             "directory, not to the config file)"},
+    {"dataset.categories", CFG_NAMES, FIELD(dataset.categories), .def = "[]",
+     .help = "categories to process; empty: every category found under root"},
+    {"dataset.split_file", CFG_STRING, FIELD(dataset.split_file), .def = "''",
+     .help = "visa: the split CSV; mtd: the train-list file; relative to root"},
+    {"dataset.normal_type", CFG_STRING, FIELD(dataset.normal_type), .def = "good",
+     .help = "name of the normal (defect-free) type: good (mvtec, folder), ok (btad)"},
+    {"dataset.mask_dir", CFG_STRING, FIELD(dataset.mask_dir), .def = "''",
+     .help = "folder layout: mask folder relative to the category; empty: no masks"},
+    {"dataset.mask_suffix", CFG_STRING, FIELD(dataset.mask_suffix), .def = "_mask.png",
+     .help = "mask file name = <image stem><suffix>"},
+
+    /* backbone */
+    {"backbone.weights", CFG_STRING, FIELD(backbone.weights), .def = "random",
+     .help = "ViT weights as a safetensors path, or random (deterministic, see backbone.arch)"},
+    {"backbone.family", CFG_ENUM, FIELD(backbone.family), .allowed = "auto|clip|dino|dinov2|timm",
+     .def = "auto", .help = "checkpoint family (key names, normalisation); auto: from the keys"},
+    {"backbone.arch", CFG_STRING, FIELD(backbone.arch), .def = "vit_tiny_patch16",
+     .help = "architecture of a random ViT, e.g. vit_tiny_patch16, vit_small_patch16"},
+    {"backbone.activation", CFG_ENUM, FIELD(backbone.activation), .allowed = "auto|gelu|quick_gelu",
+     .def = "auto", .help = "MLP activation; auto: the family's (quick_gelu for OpenAI CLIP)"},
+    {"backbone.mean", CFG_FLOATS, FIELD(backbone.mean), .max_n = 3, RANGE(-10, 10), .def = "[]",
+     .help = "per-channel input mean (RGB); empty: the family's default"},
+    {"backbone.std", CFG_FLOATS, FIELD(backbone.std), .max_n = 3, RANGE(1e-6, 10), .def = "[]",
+     .help = "per-channel input std (RGB); empty: the family's default"},
+
+    /* detect: MuSc musc_hetmm_spec §A.2 */
+    {"detect.method", CFG_ENUM, FIELD(detect.method), .allowed = "musc|hetmm|import", .def = "musc",
+     .help = "anomaly maps by MuSc, HETMM, or imported PNG maps (detect.maps_root)"},
+    {"detect.image_size", CFG_INT, FIELD(detect.image_size), RANGE(16, 4096), .def = "224",
+     .help = "square input side in pixels (MuSc: 518 with ViT-L-14-336)"},
+    {"detect.layers", CFG_INTS, FIELD(detect.layers), .min_n = 1, RANGE(1, 64),
+     .def = "[3, 6, 9, 12]",
+     .help = "1-based ViT blocks whose outputs are used ([6,12,18,24] for 24-block ViTs)"},
+    {"detect.r_list", CFG_INTS, FIELD(detect.r_list), .min_n = 1, RANGE(1, 63), .def = "[1, 3, 5]",
+     .help = "LNAMD aggregation degrees r"},
+    {"detect.topmin_min", CFG_FLOAT, FIELD(detect.topmin_min), RANGE(0, 1), .def = "0.0",
+     .help = "MSM interval average: lower bound of the fraction of smallest scores"},
+    {"detect.topmin_max", CFG_FLOAT, FIELD(detect.topmin_max), RANGE(0, 1), .def = "0.3",
+     .help = "MSM interval average: upper bound of the fraction of smallest scores"},
+    {"detect.divide_num", CFG_INT, FIELD(detect.divide_num), RANGE(1, 1024), .def = "1",
+     .help = "number of disjoint subsets scored separately (musc §A.6.5)"},
+    {"detect.rscin_windows", CFG_INTS, FIELD(detect.rscin_windows), RANGE(1, 1000),
+     .def = "[1, 2, 3]", .help = "RsCIN neighbourhood sizes: [1,2,3] mvtec/btad, [1,8,9] visa"},
+    {"detect.batch_size", CFG_INT, FIELD(detect.batch_size), RANGE(1, 4096), .def = "4",
+     .help = "images per feature-extraction batch"},
+    {"detect.vis", CFG_ENUM, FIELD(detect.vis), .allowed = "none|single_norm|whole_norm",
+     .def = "none", .help = "heat-map PNGs: none, each map normalised alone, or per category"},
+    {"detect.maps_root", CFG_STRING, FIELD(detect.maps_root), .def = "''",
+     .help = "method import: folder of anomaly-map PNGs mirroring the dataset layout"},
+
+    /* regions: AnomalyNCD MEBin anomalyncd_spec §1.5, §2.6 */
+    {"regions.sample_rate", CFG_INT, FIELD(regions.sample_rate), RANGE(1, 255), .def = "4",
+     .help = "MEBin threshold sweep step (from 255 down to 3)"},
+    {"regions.min_interval_len", CFG_INT, FIELD(regions.min_interval_len), RANGE(1, 255),
+     .def = "4", .help = "MEBin: consecutive sweep thresholds with the same region count"},
+    {"regions.erode_kernel", CFG_INT, FIELD(regions.erode_kernel), RANGE(0, 64), .def = "6",
+     .help = "side of the square erosion kernel of MEBin; 0: no erosion"},
+    {"regions.vis", CFG_BOOL, FIELD(regions.vis), .def = "false",
+     .help = "write PNGs of the binarized masks and crops"},
+
+    /* train: MGViT anomalyncd_spec §1.5, §5.6 */
+    {"train.epochs", CFG_INT, FIELD(train.epochs), RANGE(1, 100000), .def = "50",
+     .help = "training epochs (cosine LR schedule over them)"},
+    {"train.batch_size", CFG_INT, FIELD(train.batch_size), RANGE(1, 65536), .def = "32",
+     .help = "samples per step over all ranks (each sample gives 2 views)"},
+    {"train.lr", CFG_FLOAT, FIELD(train.lr), RANGE(0, 10), .def = "0.003",
+     .help = "SGD base learning rate"},
+    {"train.checkpoint_every", CFG_INT, FIELD(train.checkpoint_every), RANGE(0, 100000),
+     .def = "10", .help = "write model.h5 every this many epochs; 0: only at the end"},
+
+    /* classify */
+    {"classify.n_clusters", CFG_INT, FIELD(classify.n_clusters), RANGE(0, 10000), .def = "0",
+     .help = "number of novel anomaly classes; 0: estimate it (anomalyncd §5.10)"},
+
+    /* parallel */
+    {"parallel.group_size", CFG_INT, FIELD(parallel.group_size), RANGE(0, INT_MAX), .def = "0",
+     .help = "MPI ranks per category group; 0: the whole world works on each category"},
+
+    /* io */
+    {"io.max_bad_fraction", CFG_FLOAT, FIELD(io.max_bad_fraction), RANGE(0, 1), .def = "0.0",
+     .help = "fraction of unreadable or corrupt files a category tolerates (skipped, reported)"},
+
+    /* output */
+    {"output.dir", CFG_STRING, FIELD(output.dir), .def = "out",
+     .help = "root of all outputs: <dir>/<dataset.name>/<category>/ (-o sets it)"},
+
+    /* top level */
+    {"device", CFG_ENUM, FIELD(device), .allowed = "auto|cpu|cuda", .def = "auto",
+     .help = "compute device; auto: CUDA when a GPU is present, else CPU"},
+    {"precision", CFG_ENUM, FIELD(precision), .allowed = "fp32|tf32|bf16", .def = "fp32",
+     .help = "GPU matmul precision; fp32 is the parity mode"},
+    {"seed", CFG_INT, FIELD(seed), RANGE(0, INT_MAX), .def = "42",
+     .help = "seed of every random choice (random weights, training, sampling)"},
+};
+
+const int cfg_schema_n = (int)(sizeof cfg_schema / sizeof cfg_schema[0]);

@@ -6,9 +6,11 @@
  *   visa      split CSV (object,split,label,image,mask) relative to root
  *   mtd       MT_<Class>/Imgs/<name>.jpg + <name>.png; train list file; one category "MTD"
  *   folder    <cat>/<normal_type>/, <cat>/<type>/, optional <cat>/<mask_dir>/<type>/<stem><suffix>
- *   anomalies <cat>/<type>/*.png, no masks, no normal images */
+ *   anomalies <cat>/<type>/<image>, no masks, no normal images */
 #ifndef ANCD_DATASET_H
 #define ANCD_DATASET_H
+
+#include <stdio.h>
 
 #include "config.h"
 
@@ -26,7 +28,8 @@ typedef struct {
   char category[CFG_NAME_LEN];
   int has_masks; /* the layout provides pixel ground truth for anomalous images */
   int n, cap;
-  ds_item *items; /* test items sorted by (type, file name), then train items likewise */
+  ds_item *items; /* test items sorted by (type, file name), then train items likewise;
+                     visa: test rows, then train rows, in CSV order */
 } ds_manifest;
 
 /* The categories of the dataset: dataset.categories when given (each must exist), otherwise
@@ -52,5 +55,9 @@ typedef struct {
  * Returns -1 (with a summary in ancd_error()) when the bad fraction exceeds max_bad_fraction. */
 int ds_validate(ds_manifest *m, ds_report *r, double max_bad_fraction);
 void ds_report_free(ds_report *r);
+
+/* The summary that `ancd info -c CFG` prints: counts per type (test, train, masks) and, when r is
+ * not NULL, the files validated and every bad file with its reason. */
+void ds_print_summary(FILE *f, const ds_manifest *m, const ds_report *r);
 
 #endif

@@ -22,19 +22,25 @@ typedef struct {
 
 /* Collective over comm. Removes a stale <path>.tmp. */
 int h5s_create(h5s_file *f, const char *path, MPI_Comm comm);
-/* Collective: writes complete=1, closes, fsyncs, renames <path>.tmp -> <path>. */
+/* Collective: writes complete=1, closes, fsyncs, renames <path>.tmp -> <path>. On failure the
+ * file is closed and the .tmp removed (h5s_close is then a no-op). */
 int h5s_publish(h5s_file *f);
 /* Collective: closes without publishing (the .tmp is removed). */
 void h5s_abort(h5s_file *f);
-/* Opens a published file for reading (collective over comm). */
+/* Opens a published file for reading (collective over comm; MPI-IO when comm has >1 rank).
+ * Fails when missing, not HDF5, truncated, or without complete=1. */
 int h5s_open(h5s_file *f, const char *path, MPI_Comm comm);
-/* 1 when path exists and is a complete ancd HDF5 file, else 0 (never an error). */
+/* 1 when path exists and is a complete ancd HDF5 file, else 0 (never an error). Not collective. */
 int h5s_is_complete(const char *path);
+/* Collective. Closing a writable file that was not published aborts it. No-op when closed. */
 void h5s_close(h5s_file *f);
+/* Every collective function returns the same status on every rank. Reads of attributes, dims
+ * and existence are local (any rank may call them alone). */
 
-/* Collective. chunk may be NULL (contiguous). rank <= 4. */
-int h5s_dataset_create(h5s_file *f, const char *name, h5s_type type, int rank,
-                       const uint64_t *dims, const uint64_t *chunk);
+/* Collective. chunk may be NULL (contiguous); it is clamped to dims and ignored when a dim is 0.
+ * rank <= 4. Missing groups in the name ("a/b/c") are created. */
+int h5s_dataset_create(h5s_file *f, const char *name, h5s_type type, int rank, const uint64_t *dims,
+                       const uint64_t *chunk);
 /* Collective hyperslab write/read; a rank with nothing to write passes count with a 0. */
 int h5s_write_slab(h5s_file *f, const char *name, h5s_type type, const uint64_t *start,
                    const uint64_t *count, const void *buf);
@@ -42,6 +48,8 @@ int h5s_read_slab(h5s_file *f, const char *name, h5s_type type, const uint64_t *
                   const uint64_t *count, void *buf);
 /* The shape of a dataset; returns its rank or -1. */
 int h5s_dataset_dims(h5s_file *f, const char *name, uint64_t *dims, int max_rank);
+/* 1 when a dataset or group of that path exists, else 0 (never an error). */
+int h5s_exists(h5s_file *f, const char *name);
 
 /* Fixed-length string datasets (n strings, each padded to the longest). Collective; every rank
  * passes the same strings (rank 0's are written). Reading returns malloc'ed strings. */
@@ -56,5 +64,7 @@ int h5s_attr_set_f64(h5s_file *f, const char *obj, const char *name, double valu
 int h5s_attr_get_str(h5s_file *f, const char *obj, const char *name, char *out, size_t n);
 int h5s_attr_get_i64(h5s_file *f, const char *obj, const char *name, int64_t *value);
 int h5s_attr_get_f64(h5s_file *f, const char *obj, const char *name, double *value);
+/* 1 when obj exists and carries the attribute, else 0 (never an error). */
+int h5s_attr_exists(h5s_file *f, const char *obj, const char *name);
 
 #endif

@@ -1,0 +1,209 @@
+/* Resizing that reproduces Pillow's Image.resize (BILINEAR, BICUBIC) and OpenCV's INTER_NEAREST
+ * bit for bit (musc §A.4.1: "pixel-exact parity needs Pillow's resampler").
+ *
+ * Pillow's algorithm (libImaging/Resample.c, re-derived here, not copied):
+ * - separable: one pass per axis into a uint8 temporary (rounded and clipped), horizontal
+ *   first except where Pillow >= 13 picks vertical first (image.h); a pass is skipped when that
+ *   axis keeps its size;
+ * - output pixel i samples around centre (i + 0.5) * in/out; when downscaling the kernel is
+ *   stretched by in/out (antialiasing), so its support grows with the factor;
+ * - the taps of each output pixel are normalised to sum 1, then turned into 22-bit fixed point
+ *   (rounded half away from zero) and accumulated in integers with a +0.5 rounding offset.
+ * The double arithmetic below follows the same operations in the same order, so the fixed-point
+ * weights, and hence the pixels, are identical. */
+#include "image.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "error.h"
+
+enum { PRECISION_BITS = 32 - 8 - 2 }; /* 8 bits of value, 2 of headroom for negative lobes */
+
+static double bilinear_kernel(double x) {
+  x = fabs(x);
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+/* Keys cubic convolution with a = -0.5 (PyTorch's tensor bicubic uses -0.75). */
+static double bicubic_kernel(double x) {
+  const double a = -0.5;
+  x = fabs(x);
+  if (x < 1.0)
+    return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+  if (x < 2.0)
+    return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+  return 0.0;
+}
+
+/* Fixed-point taps of one axis: output i reads in[first[i] .. first[i] + count[i]) with
+ * weights w[i * ksize ...]. */
+typedef struct {
+  int ksize;
+  int *first, *count;
+  int32_t *w;
+} taps;
+
+static void taps_free(taps *t) {
+  free(t->first);
+  free(t->count);
+  free(t->w);
+}
+
+static void taps_build(taps *t, int in_size, int out_size, double (*kernel)(double),
+                       double kernel_support) {
+  double scale = (double)in_size / out_size;
+  double filterscale = scale < 1.0 ? 1.0 : scale; /* stretch only when downscaling */
+  double support = kernel_support * filterscale;
+  double inv_filterscale = 1.0 / filterscale;
+  t->ksize = (int)ceil(support) * 2 + 1;
+  t->first = xmalloc(sizeof(int) * out_size);
+  t->count = xmalloc(sizeof(int) * out_size);
+  t->w = xcalloc((size_t)out_size * t->ksize, sizeof(int32_t));
+  double *wd = xmalloc(sizeof(double) * t->ksize);
+  for (int i = 0; i < out_size; i++) {
+    double center = (i + 0.5) * scale;
+    int lo = (int)(center - support + 0.5); /* truncation, as Pillow */
+    int hi = (int)(center + support + 0.5);
+    if (lo < 0)
+      lo = 0;
+    if (hi > in_size)
+      hi = in_size;
+    int n = hi - lo;
+    double sum = 0.0;
+    for (int x = 0; x < n; x++) {
+      wd[x] = kernel((x + lo - center + 0.5) * inv_filterscale);
+      sum += wd[x];
+    }
+    int32_t *w = t->w + (size_t)i * t->ksize;
+    for (int x = 0; x < n; x++) {
+      double v = sum != 0.0 ? wd[x] / sum : wd[x];
+      w[x] = (int32_t)(v < 0 ? v * (1 << PRECISION_BITS) - 0.5 : v * (1 << PRECISION_BITS) + 0.5);
+    }
+    t->first[i] = lo;
+    t->count[i] = n;
+  }
+  free(wd);
+}
+
+static uint8_t clip_fixed(int64_t acc) {
+  if (acc < 0)
+    return 0;
+  acc >>= PRECISION_BITS;
+  return (uint8_t)(acc > 255 ? 255 : acc);
+}
+
+/* Rows [y0, y0 + rows) of in (width in_w) resampled horizontally into out (width out_w). */
+static void resample_rows(uint8_t *out, const uint8_t *in, const taps *t, int in_w, int out_w,
+                          int c, int y0, int rows) {
+  for (int y = 0; y < rows; y++) {
+    const uint8_t *src = in + (size_t)(y0 + y) * in_w * c;
+    uint8_t *dst = out + (size_t)y * out_w * c;
+    for (int i = 0; i < out_w; i++) {
+      const int32_t *w = t->w + (size_t)i * t->ksize;
+      const uint8_t *s = src + (size_t)t->first[i] * c;
+      for (int ch = 0; ch < c; ch++) {
+        int64_t acc = 1 << (PRECISION_BITS - 1);
+        for (int x = 0; x < t->count[i]; x++)
+          acc += (int64_t)s[x * c + ch] * w[x];
+        dst[i * c + ch] = clip_fixed(acc);
+      }
+    }
+  }
+}
+
+/* Vertical pass; in holds rows starting at source row y0. */
+static void resample_cols(uint8_t *out, const uint8_t *in, const taps *t, int w, int c, int out_h,
+                          int y0) {
+  size_t row = (size_t)w * c;
+  for (int j = 0; j < out_h; j++) {
+    const int32_t *k = t->w + (size_t)j * t->ksize;
+    const uint8_t *s = in + (size_t)(t->first[j] - y0) * row;
+    uint8_t *dst = out + (size_t)j * row;
+    for (size_t i = 0; i < row; i++) {
+      int64_t acc = 1 << (PRECISION_BITS - 1);
+      for (int y = 0; y < t->count[j]; y++)
+        acc += (int64_t)s[(size_t)y * row + i] * k[y];
+      dst[i] = clip_fixed(acc);
+    }
+  }
+}
+
+/* vertical_first_ok: Pillow >= 13 may run the vertical pass first (see image.h). */
+static void resize_pillow(image_u8 *out, const image_u8 *in, double (*kernel)(double),
+                          double support, int vertical_first_ok) {
+  int c = in->c;
+  int need_h = out->w != in->w, need_v = out->h != in->h;
+  if (!need_h && !need_v) {
+    memcpy(out->data, in->data, (size_t)in->w * in->h * c);
+    return;
+  }
+  taps tv = {0}, th = {0};
+  if (need_v)
+    taps_build(&tv, in->h, out->h, kernel, support);
+  if (need_h)
+    taps_build(&th, in->w, out->w, kernel, support);
+  int shrink_h = in->h - out->h, shrink_w = in->w - out->w;
+  if (!need_h) {
+    resample_cols(out->data, in->data, &tv, in->w, c, out->h, 0);
+  } else if (!need_v) {
+    resample_rows(out->data, in->data, &th, in->w, out->w, c, 0, in->h);
+  } else if (vertical_first_ok && shrink_h > 0 && shrink_h > 2 * shrink_w) {
+    uint8_t *tmp = xmalloc((size_t)in->w * out->h * c);
+    resample_cols(tmp, in->data, &tv, in->w, c, out->h, 0);
+    resample_rows(out->data, tmp, &th, in->w, out->w, c, 0, out->h);
+    free(tmp);
+  } else {
+    /* Horizontal first, on the source rows the vertical pass will read. */
+    int y0 = tv.first[0], rows = tv.first[out->h - 1] + tv.count[out->h - 1] - y0;
+    uint8_t *tmp = xmalloc((size_t)out->w * rows * c);
+    resample_rows(tmp, in->data, &th, in->w, out->w, c, y0, rows);
+    resample_cols(out->data, tmp, &tv, out->w, c, out->h, y0);
+    free(tmp);
+  }
+  taps_free(&th);
+  taps_free(&tv);
+}
+
+/* OpenCV resizeNN: src = min(floor(dst * (1 / (out / in))), in - 1), with the reciprocal of the
+ * double ratio. That differs from the exact floor(dst * in / out) for some sizes (e.g. 6 -> 34),
+ * and OpenCV's rounding is the one to match. */
+static void nearest_index(int *idx, int in_size, int out_size) {
+  double inv = 1.0 / ((double)out_size / in_size);
+  for (int i = 0; i < out_size; i++) {
+    int s = (int)floor(i * inv);
+    idx[i] = s < in_size - 1 ? s : in_size - 1;
+  }
+}
+
+static void resize_nearest_cv(image_u8 *out, const image_u8 *in) {
+  int c = in->c;
+  int *xs = xmalloc(sizeof(int) * out->w), *ys = xmalloc(sizeof(int) * out->h);
+  nearest_index(xs, in->w, out->w);
+  nearest_index(ys, in->h, out->h);
+  for (int y = 0; y < out->h; y++) {
+    const uint8_t *src = in->data + (size_t)ys[y] * in->w * c;
+    uint8_t *dst = out->data + (size_t)y * out->w * c;
+    for (int x = 0; x < out->w; x++)
+      memcpy(dst + (size_t)x * c, src + (size_t)xs[x] * c, c);
+  }
+  free(xs);
+  free(ys);
+}
+
+int image_resize(image_u8 *out, const image_u8 *in, int out_w, int out_h, resize_mode mode) {
+  if (!in->data || in->w < 1 || in->h < 1)
+    return ancd_errorf("image_resize: empty input image");
+  if (mode < RESIZE_NEAREST_CV || mode > RESIZE_BICUBIC_PIL12)
+    return ancd_errorf("image_resize: unknown mode %d", (int)mode);
+  if (image_alloc(out, out_w, out_h, in->c) != 0)
+    return ancd_error_prefix("image_resize %dx%d -> %dx%d: ", in->w, in->h, out_w, out_h);
+  int pil13 = mode == RESIZE_BILINEAR_PIL || mode == RESIZE_BICUBIC_PIL;
+  if (mode == RESIZE_NEAREST_CV)
+    resize_nearest_cv(out, in);
+  else if (mode == RESIZE_BILINEAR_PIL || mode == RESIZE_BILINEAR_PIL12)
+    resize_pillow(out, in, bilinear_kernel, 1.0, pil13);
+  else
+    resize_pillow(out, in, bicubic_kernel, 2.0, pil13);
+  return 0;
+}

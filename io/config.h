@@ -28,11 +28,11 @@ typedef struct {
 } cfg_names;
 
 typedef struct {
-  char name[CFG_NAME_LEN];     /* output folder <output>/<name>/; default: the layout */
-  char layout[16];             /* mvtec | btad | visa | mtd | folder | anomalies */
-  char root[CFG_PATH_LEN];     /* dataset root */
-  cfg_names categories;        /* empty: every category found under root */
-  char split_file[CFG_PATH_LEN]; /* visa: split CSV; mtd: train-list file; relative to root */
+  char name[CFG_NAME_LEN];        /* output folder <output>/<name>/; default: the layout */
+  char layout[16];                /* mvtec | btad | visa | mtd | folder | anomalies */
+  char root[CFG_PATH_LEN];        /* dataset root */
+  cfg_names categories;           /* empty: every category found under root */
+  char split_file[CFG_PATH_LEN];  /* visa: split CSV; mtd: train-list file; relative to root */
   char normal_type[CFG_NAME_LEN]; /* name of the normal type: good (mvtec/folder), ok (btad) */
   char mask_dir[CFG_PATH_LEN];    /* folder layout: optional mask folder, relative to category */
   char mask_suffix[CFG_NAME_LEN]; /* mask file = <stem><suffix>, e.g. _mask.png */
@@ -109,8 +109,8 @@ typedef struct {
 typedef struct {
   char category[CFG_NAME_LEN];
   char key[128];
-  char value[512];                 /* YAML flow text of the value */
-  char origin[CFG_PATH_LEN + 32];  /* "file:line:col" for errors */
+  char value[512];                /* YAML flow text of the value */
+  char origin[CFG_PATH_LEN + 32]; /* "file:line:col" for errors */
 } cfg_override;
 
 typedef struct {

@@ -1,0 +1,75 @@
+/* The op table: model code is written once against it; each backend implements every op.
+ * cpu (ops_cpu.c) is the reference and is always built: OpenBLAS sgemm + OpenMP loops.
+ * cuda (ops_cuda.cu) mirrors it with cuBLAS + kernels and is checked against it.
+ * All tensors are fp32, row-major, contiguous unless a stride says otherwise, and live in the
+ * backend's memory (ops->alloc). Signatures: outputs first, then inputs, then sizes. */
+#ifndef ANCD_OPS_H
+#define ANCD_OPS_H
+
+#include <stddef.h>
+
+typedef enum { PRECISION_FP32 = 0, PRECISION_TF32, PRECISION_BF16 } ops_precision;
+
+typedef struct ops ops;
+struct ops {
+  const char *name; /* "cpu" | "cuda" */
+
+  /* Memory of the backend (host memory for cpu). */
+  void *(*alloc)(size_t bytes);
+  void (*free)(void *p);
+  void (*to_device)(void *dst, const void *host_src, size_t bytes);
+  void (*to_host)(void *host_dst, const void *src, size_t bytes);
+  void (*memset0)(void *p, size_t bytes);
+  void (*synchronize)(void);
+  void (*set_precision)(ops_precision p); /* GEMM precision; cpu: fp32 always */
+
+  /* out[M,N] = inp[M,K] . weight[N,K]^T (+ bias[N] when not NULL): nn.Linear. */
+  void (*matmul)(float *out, const float *inp, const float *weight, const float *bias, int M, int K,
+                 int N);
+  /* For b in [0, batch): C_b = alpha * op(A_b) . op(B_b) + beta * C_b, row-major, where
+   * op(X) = X^T when trans_x; A_b = A + b * stride_a etc.; lda/ldb/ldc are row strides. */
+  void (*gemm_batched)(float *C, const float *A, const float *B, int batch, int M, int N, int K,
+                       int trans_a, int trans_b, int lda, int ldb, int ldc, long stride_a,
+                       long stride_b, long stride_c, float alpha, float beta);
+
+  /* Per row of C values: (x - mean) / sqrt(var + eps) * weight + bias (biased variance). */
+  void (*layernorm)(float *out, const float *inp, const float *weight, const float *bias, long rows,
+                    int C, float eps);
+  void (*gelu)(float *out, const float *inp, long n);       /* exact: x * Phi(x), erf form */
+  void (*quick_gelu)(float *out, const float *inp, long n); /* x * sigmoid(1.702 x) */
+  void (*softmax)(float *out, const float *inp, long rows, int cols); /* row-wise, stable */
+  void (*add)(float *out, const float *a, const float *b, long n);    /* may alias a or b */
+  /* out[r,c] = a[r,c] + gamma[c] * b[r,c]: a residual with LayerScale; may alias a. */
+  void (*add_scaled)(float *out, const float *a, const float *b, const float *gamma, long rows,
+                     int C);
+  void (*l2_normalize)(float *out, const float *inp, long rows, int C, float eps); /* x/max(|x|,eps) */
+
+  /* Multi-head self-attention: qkv [B,T,3C] = (q | k | v), each C = NH heads of C/NH
+   * contiguous; out [B,T,C] heads concatenated. scale = 1/sqrt(C/NH). cls_bias [B,T] or NULL:
+   * added to the scores of query row 0 only (MGViT's mask on the CLS query). scratch holds at
+   * least ops_attention_scratch(B,T,C,NH) floats. */
+  void (*attention)(float *out, float *scratch, const float *qkv, const float *cls_bias, int B,
+                    int T, int C, int NH);
+
+  /* Patch embedding as GEMM, step 1: img [B,3,H,W] -> cols [B, (H/P)*(W/P), 3*P*P], in the
+   * order of a conv weight [D,3,P,P] flattened (channel, row, col). */
+  void (*im2col_patches)(float *cols, const float *img, int B, int H, int W, int P);
+  /* Tokens: out[b,0,:] = cls + pos[0] (when has_cls), out[b,1+i,:] = patches[b,i,:] + pos[1+i]
+   * (pos without the CLS row when !has_cls). patches [B,L,D], pos [(has_cls+L),D]. */
+  void (*assemble_tokens)(float *out, const float *patches, const float *cls, const float *pos,
+                          int B, int L, int D, int has_cls);
+  /* r x r box average over an h x w grid with zero padding counted (count_include_pad), stride
+   * 1, same size: inp/out [B, h, w, C] (channels last). r odd. */
+  void (*box_average)(float *out, const float *inp, int B, int h, int w, int C, int r);
+};
+
+/* Floats of scratch the attention op needs. */
+size_t ops_attention_scratch(int B, int T, int C, int NH);
+
+const ops *ops_cpu(void);
+/* The CUDA backend, or NULL when not built or when no GPU is present. */
+const ops *ops_cuda(void);
+/* device: "auto" (cuda when present, else cpu) | "cpu" | "cuda" (NULL + ancd_error when absent). */
+const ops *ops_select(const char *device);
+
+#endif

@@ -15,6 +15,9 @@ typedef struct {
 
 /* Allocates size bytes on the backend. */
 void arena_init(arena *a, const ops *o, size_t size);
+/* Bytes one arena_floats(a, n) takes (n floats rounded up to 256): an arena of the sum of these
+ * over a run's blocks is exactly large enough. */
+size_t arena_float_bytes(size_t n);
 /* 256-byte aligned block of n floats; fatal (with the sizes) when the arena is too small,
  * which is a sizing bug in the caller, never an input error. */
 float *arena_floats(arena *a, size_t n);

@@ -1,5 +1,6 @@
 /* The CPU-only build: no CUDA backend. */
 #include "device.h"
+#include "ops.h"
 
 #include <stdio.h>
 
@@ -9,3 +10,5 @@ int device_cuda_count(char *name, size_t n) {
   snprintf(name, n, "not built with CUDA");
   return 0;
 }
+
+const ops *ops_cuda(void) { return NULL; }

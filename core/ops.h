@@ -32,17 +32,20 @@ struct ops {
                        int trans_a, int trans_b, int lda, int ldb, int ldc, long stride_a,
                        long stride_b, long stride_c, float alpha, float beta);
 
-  /* Per row of C values: (x - mean) / sqrt(var + eps) * weight + bias (biased variance). */
+  /* Per row of C values: (x - mean) / sqrt(var + eps) * weight + bias (biased variance).
+   * weight and bias may be NULL (no affine: LNAMD); out may alias inp. */
   void (*layernorm)(float *out, const float *inp, const float *weight, const float *bias, long rows,
                     int C, float eps);
   void (*gelu)(float *out, const float *inp, long n);       /* exact: x * Phi(x), erf form */
   void (*quick_gelu)(float *out, const float *inp, long n); /* x * sigmoid(1.702 x) */
   void (*softmax)(float *out, const float *inp, long rows, int cols); /* row-wise, stable */
   void (*add)(float *out, const float *a, const float *b, long n);    /* may alias a or b */
-  /* out[r,c] = a[r,c] + gamma[c] * b[r,c]: a residual with LayerScale; may alias a. */
+  /* out[r,c] = a[r,c] + gamma[c] * b[r,c]: a residual with LayerScale (gamma NULL: 1); may
+   * alias a. */
   void (*add_scaled)(float *out, const float *a, const float *b, const float *gamma, long rows,
                      int C);
-  void (*l2_normalize)(float *out, const float *inp, long rows, int C, float eps); /* x/max(|x|,eps) */
+  void (*l2_normalize)(float *out, const float *inp, long rows, int C,
+                       float eps); /* x/max(|x|,eps) */
 
   /* Multi-head self-attention: qkv [B,T,3C] = (q | k | v), each C = NH heads of C/NH
    * contiguous; out [B,T,C] heads concatenated. scale = 1/sqrt(C/NH). cls_bias [B,T] or NULL:
@@ -63,7 +66,8 @@ struct ops {
   void (*box_average)(float *out, const float *inp, int B, int h, int w, int C, int r);
 };
 
-/* Floats of scratch the attention op needs. */
+/* Floats of scratch the attention op needs on any backend: B*NH*T*T scores, then 4*B*T*C for
+ * head-major copies of q, k, v and the output (cpu uses only the scores). */
 size_t ops_attention_scratch(int B, int T, int C, int NH);
 
 const ops *ops_cpu(void);

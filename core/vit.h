@@ -20,9 +20,9 @@ typedef enum { VIT_ACT_GELU = 0, VIT_ACT_QUICK_GELU } vit_activation;
 typedef struct {
   vit_family family;
   int dim, depth, heads, patch, mlp_dim;
-  int pos_grid;   /* side of the learned positional grid (native image size / patch) */
-  int embed_dim;  /* CLIP: width of proj; 0 otherwise */
-  int n_classes;  /* classifier head outputs; 0 when there is no head */
+  int pos_grid;  /* side of the learned positional grid (native image size / patch) */
+  int embed_dim; /* CLIP: width of proj; 0 otherwise */
+  int n_classes; /* classifier head outputs; 0 when there is no head */
   int patch_bias, qkv_bias, layerscale, ln_pre;
   float ln_eps;
   vit_activation act;
@@ -40,10 +40,10 @@ typedef struct {
 
 /* Host fp32 weights in one canonical layout (loaders convert every key convention to it). */
 typedef struct {
-  const float *patch_w;  /* [D, 3, P, P] */
-  const float *patch_b;  /* [D] or NULL */
-  const float *cls;      /* [D] */
-  const float *pos;      /* [1 + g*g, D], CLS row first */
+  const float *patch_w;             /* [D, 3, P, P] */
+  const float *patch_b;             /* [D] or NULL */
+  const float *cls;                 /* [D] */
+  const float *pos;                 /* [1 + g*g, D], CLS row first */
   const float *ln_pre_w, *ln_pre_b; /* CLIP only */
   vit_block_weights *blocks;        /* [depth] */
   const float *norm_w, *norm_b;     /* final LayerNorm (CLIP: ln_post) */
@@ -55,13 +55,25 @@ typedef struct {
  * "vit_small_patch16", "vit_base_patch16" (timm layout, 224 px, with a 1000-class head), drawn
  * from seed. Fills desc and weights; *storage is one malloc'ed block to free. */
 int vit_random(vit_desc *desc, vit_weights *w, float **storage, const char *arch, uint64_t seed);
+/* Random weights for any description (every tensor the family has: LayerScale, ln_pre, proj,
+ * head), drawn from seed: matrices and embeddings trunc-normal with std 0.02. spread = 0 gives
+ * timm's init (LayerNorm weight 1, biases 0, LayerScale 1); spread > 0 draws those around it with
+ * that std, so tests see every parameter. *storage is one malloc'ed block to free. */
+void vit_random_weights(vit_weights *w, float **storage, const vit_desc *d, uint64_t seed,
+                        float spread);
 
 /* Positional-embedding resize (musc_hetmm_spec §A.4.2): the patch grid g x g -> h x w with
  * PyTorch bicubic (a = -0.75, align_corners=False, edge-clamped taps).
  * scale_offset = 0: by target size (CLIP); > 0: DINO/DINOv2's scale_factor form
- * ((h + offset) / g), which samples at slightly different coordinates. out [h*w, D]. */
+ * ((h + offset) / g), which samples at slightly different coordinates. grid [g*g, D] (the patch
+ * rows of pos, without CLS), out [h*w, D]. When h == w == g the grid is copied unchanged, as every
+ * family does. */
 void vit_resize_pos_grid(float *out, const float *grid, int g, int h, int w, int D,
                          float scale_offset);
+/* timm's resample_abs_pos_embed (bicubic, antialias=True): PyTorch's antialiased bicubic, which
+ * uses a = -0.5, widens the support by the scale when shrinking, drops taps outside the grid and
+ * renormalises the weights. g x g -> h x w, out [h*w, D]. */
+void vit_resize_pos_grid_aa(float *out, const float *grid, int g, int h, int w, int D);
 
 typedef struct vit_model vit_model;
 

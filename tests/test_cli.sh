@@ -31,7 +31,7 @@ for job in detect regions train classify run report synth bench info config; do
     contains "$tmp/out" "usage: ancd $job"
   fi
 done
-for job in detect regions train classify run report bench; do
+for job in detect regions train classify run report; do
   expect 2 "$ancd" "$job"
   contains "$tmp/err" "not implemented yet"
 done

@@ -1,0 +1,274 @@
+/* The CPU backend: the reference every other backend is checked against. GEMMs go to OpenBLAS
+ * (row-major cblas_sgemm); every other op is a plain loop over rows, parallel with OpenMP.
+ * Reductions (LayerNorm moments, softmax sums, norms, box sums) accumulate in double so the
+ * reference is more exact than the fp32 PyTorch it is compared with. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "ops.h"
+
+/* ---- memory: host memory ---- */
+
+static void *cpu_alloc(size_t bytes) {
+  void *p = NULL;
+  /* 256 bytes: the arena's alignment and cudaMalloc's, so an arena hands out the same offsets on
+   * every backend. */
+  if (posix_memalign(&p, 256, bytes ? bytes : 1) != 0)
+    ANCD_FATAL("out of host memory allocating %zu bytes", bytes);
+  return p;
+}
+
+static void cpu_free(void *p) { free(p); }
+
+static void cpu_copy(void *dst, const void *src, size_t bytes) {
+  if (bytes)
+    memcpy(dst, src, bytes);
+}
+
+static void cpu_memset0(void *p, size_t bytes) {
+  if (bytes)
+    memset(p, 0, bytes);
+}
+
+static void cpu_synchronize(void) {}
+
+static void cpu_set_precision(ops_precision p) { (void)p; /* fp32 always */ }
+
+/* ---- GEMM ---- */
+
+static void cpu_matmul(float *out, const float *inp, const float *weight, const float *bias, int M,
+                       int K, int N) {
+  if (M <= 0 || N <= 0)
+    return;
+  float beta = 0.0f;
+  if (bias) { /* out = bias, then out += inp . weight^T in the same sgemm */
+#pragma omp parallel for
+    for (int i = 0; i < M; i++)
+      memcpy(out + (size_t)i * N, bias, (size_t)N * sizeof(float));
+    beta = 1.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, weight, K, beta, out,
+              N);
+}
+
+static void cpu_gemm_batched(float *C, const float *A, const float *B, int batch, int M, int N,
+                             int K, int trans_a, int trans_b, int lda, int ldb, int ldc,
+                             long stride_a, long stride_b, long stride_c, float alpha, float beta) {
+  if (M <= 0 || N <= 0)
+    return;
+  /* One threaded sgemm per batch entry: OpenBLAS (pthread build) must not be called from inside
+   * an OpenMP region. */
+  for (int b = 0; b < batch; b++)
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A + b * stride_a, lda,
+                B + b * stride_b, ldb, beta, C + b * stride_c, ldc);
+}
+
+/* ---- row-wise ops ---- */
+
+static void cpu_layernorm(float *out, const float *inp, const float *weight, const float *bias,
+                          long rows, int C, float eps) {
+#pragma omp parallel for
+  for (long r = 0; r < rows; r++) {
+    const float *x = inp + r * C;
+    float *y = out + r * C;
+    double sum = 0.0; /* two passes in double: exact mean for a constant row, no cancellation */
+    for (int c = 0; c < C; c++)
+      sum += x[c];
+    double mean = sum / C;
+    double ss = 0.0;
+    for (int c = 0; c < C; c++) {
+      double d = x[c] - mean;
+      ss += d * d;
+    }
+    double rstd = 1.0 / sqrt(ss / C + eps);
+    for (int c = 0; c < C; c++) {
+      float v = (float)((x[c] - mean) * rstd);
+      y[c] = weight ? v * weight[c] + (bias ? bias[c] : 0.0f) : v;
+    }
+  }
+}
+
+/* PyTorch's CPU GELU: 0.5 x (1 + erf(x / sqrt 2)) in float. */
+static void cpu_gelu(float *out, const float *inp, long n) {
+#pragma omp parallel for
+  for (long i = 0; i < n; i++) {
+    float x = inp[i];
+    out[i] = 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));
+  }
+}
+
+/* OpenAI CLIP's QuickGELU: x * sigmoid(1.702 x). */
+static void cpu_quick_gelu(float *out, const float *inp, long n) {
+#pragma omp parallel for
+  for (long i = 0; i < n; i++) {
+    float x = inp[i];
+    out[i] = x / (1.0f + expf(-1.702f * x));
+  }
+}
+
+/* Stable softmax of one row: subtract the max; the sum in double. out may alias x. */
+static void softmax_row(float *y, const float *x, int cols) {
+  float mx = -INFINITY;
+  for (int c = 0; c < cols; c++)
+    mx = x[c] > mx ? x[c] : mx;
+  double sum = 0.0;
+  for (int c = 0; c < cols; c++) {
+    y[c] = expf(x[c] - mx);
+    sum += y[c];
+  }
+  float inv = (float)(1.0 / sum);
+  for (int c = 0; c < cols; c++)
+    y[c] *= inv;
+}
+
+static void cpu_softmax(float *out, const float *inp, long rows, int cols) {
+#pragma omp parallel for
+  for (long r = 0; r < rows; r++)
+    softmax_row(out + r * cols, inp + r * cols, cols);
+}
+
+static void cpu_add(float *out, const float *a, const float *b, long n) {
+#pragma omp parallel for
+  for (long i = 0; i < n; i++)
+    out[i] = a[i] + b[i];
+}
+
+static void cpu_add_scaled(float *out, const float *a, const float *b, const float *gamma,
+                           long rows, int C) {
+#pragma omp parallel for
+  for (long r = 0; r < rows; r++)
+    for (int c = 0; c < C; c++)
+      out[r * C + c] = a[r * C + c] + (gamma ? gamma[c] : 1.0f) * b[r * C + c];
+}
+
+/* torch.nn.functional.normalize: x / max(||x||_2, eps). */
+static void cpu_l2_normalize(float *out, const float *inp, long rows, int C, float eps) {
+#pragma omp parallel for
+  for (long r = 0; r < rows; r++) {
+    const float *x = inp + r * C;
+    double ss = 0.0;
+    for (int c = 0; c < C; c++)
+      ss += (double)x[c] * x[c];
+    float norm = (float)sqrt(ss);
+    float denom = norm > eps ? norm : eps;
+    for (int c = 0; c < C; c++)
+      out[r * C + c] = x[c] / denom;
+  }
+}
+
+/* ---- attention ---- */
+
+/* Three phases so OpenBLAS and OpenMP threads never run at once: all score GEMMs (scratch holds
+ * [B,NH,T,T]), one parallel softmax over every row, then all P.V GEMMs. q, k, v are strided
+ * views into qkv (row stride 3C); each head's output lands in its C/NH columns of out. */
+static void cpu_attention(float *out, float *scratch, const float *qkv, const float *cls_bias,
+                          int B, int T, int C, int NH) {
+  int hs = C / NH;
+  float scale = 1.0f / sqrtf((float)hs);
+  long TT = (long)T * T;
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++) {
+      const float *q = qkv + (long)b * T * 3 * C + h * hs;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, q + C, 3 * C,
+                  0.0f, scratch + (b * NH + h) * TT, T);
+    }
+  long rows = (long)B * NH * T;
+#pragma omp parallel for
+  for (long r = 0; r < rows; r++) {
+    float *s = scratch + r * T;
+    if (cls_bias && r % T == 0) { /* query row 0 of (b, h): MGViT's additive mask on CLS */
+      const float *bias = cls_bias + (r / ((long)NH * T)) * T;
+      for (int j = 0; j < T; j++)
+        s[j] += bias[j];
+    }
+    softmax_row(s, s, T);
+  }
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < NH; h++) {
+      const float *v = qkv + (long)b * T * 3 * C + 2 * C + h * hs;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f,
+                  scratch + (b * NH + h) * TT, T, v, 3 * C, 0.0f, out + (long)b * T * C + h * hs,
+                  C);
+    }
+}
+
+/* ---- patch embedding and tokens ---- */
+
+static void cpu_im2col_patches(float *cols, const float *img, int B, int H, int W, int P) {
+  int gh = H / P, gw = W / P, L = gh * gw, K = 3 * P * P;
+#pragma omp parallel for collapse(2)
+  for (int b = 0; b < B; b++)
+    for (int l = 0; l < L; l++) {
+      int py = l / gw, px = l % gw;
+      float *dst = cols + ((long)b * L + l) * K;
+      for (int c = 0; c < 3; c++)
+        for (int i = 0; i < P; i++)
+          memcpy(dst + (c * P + i) * P,
+                 img + (((long)b * 3 + c) * H + (long)py * P + i) * W + (long)px * P,
+                 (size_t)P * sizeof(float));
+    }
+}
+
+static void cpu_assemble_tokens(float *out, const float *patches, const float *cls,
+                                const float *pos, int B, int L, int D, int has_cls) {
+  int T = L + (has_cls ? 1 : 0);
+#pragma omp parallel for collapse(2)
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      const float *src = (has_cls && t == 0) ? cls : patches + ((long)b * L + t - has_cls) * D;
+      const float *p = pos + (long)t * D;
+      float *dst = out + ((long)b * T + t) * D;
+      for (int d = 0; d < D; d++)
+        dst[d] = src[d] + p[d];
+    }
+}
+
+/* nn.AvgPool2d(r, stride=1, padding=r/2, count_include_pad=True), channels last. */
+static void cpu_box_average(float *out, const float *inp, int B, int h, int w, int C, int r) {
+  int pad = r / 2;
+  double area = (double)r * r;
+#pragma omp parallel for collapse(2)
+  for (int b = 0; b < B; b++)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        int y0 = y - pad < 0 ? 0 : y - pad, y1 = y + pad >= h ? h - 1 : y + pad;
+        int x0 = x - pad < 0 ? 0 : x - pad, x1 = x + pad >= w ? w - 1 : x + pad;
+        for (int c = 0; c < C; c++) {
+          double s = 0.0;
+          for (int yy = y0; yy <= y1; yy++)
+            for (int xx = x0; xx <= x1; xx++)
+              s += inp[(((long)b * h + yy) * w + xx) * C + c];
+          out[(((long)b * h + y) * w + x) * C + c] = (float)(s / area);
+        }
+      }
+}
+
+static const ops cpu_ops = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .to_device = cpu_copy,
+    .to_host = cpu_copy,
+    .memset0 = cpu_memset0,
+    .synchronize = cpu_synchronize,
+    .set_precision = cpu_set_precision,
+    .matmul = cpu_matmul,
+    .gemm_batched = cpu_gemm_batched,
+    .layernorm = cpu_layernorm,
+    .gelu = cpu_gelu,
+    .quick_gelu = cpu_quick_gelu,
+    .softmax = cpu_softmax,
+    .add = cpu_add,
+    .add_scaled = cpu_add_scaled,
+    .l2_normalize = cpu_l2_normalize,
+    .attention = cpu_attention,
+    .im2col_patches = cpu_im2col_patches,
+    .assemble_tokens = cpu_assemble_tokens,
+    .box_average = cpu_box_average,
+};
+
+const ops *ops_cpu(void) { return &cpu_ops; }

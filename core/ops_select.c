@@ -1,0 +1,38 @@
+/* The backend-independent parts of ops.h: choosing a backend and sizing attention scratch. */
+#include <string.h>
+
+#include "device.h"
+#include "error.h"
+#include "ops.h"
+
+/* Scores/probabilities [B,NH,T,T] first (cpu uses only these: q, k, v are strided views into
+ * qkv), then 4 * B*T*C for a backend that permutes q, k, v and the output into head-major
+ * [B,NH,T,C/NH] copies (cuda). */
+size_t ops_attention_scratch(int B, int T, int C, int NH) {
+  return (size_t)B * NH * T * T + (size_t)4 * B * T * C;
+}
+
+const ops *ops_select(const char *device) {
+  if (strcmp(device, "cpu") == 0)
+    return ops_cpu();
+  if (strcmp(device, "auto") == 0) {
+    const ops *o = ops_cuda();
+    return o ? o : ops_cpu();
+  }
+  if (strcmp(device, "cuda") == 0) {
+    const ops *o = ops_cuda();
+    if (o)
+      return o;
+    if (!device_cuda_built()) {
+      ancd_errorf("device cuda requested but this binary was built without CUDA (use device: "
+                  "auto or cpu)");
+      return NULL;
+    }
+    char why[256];
+    device_cuda_count(why, sizeof why);
+    ancd_errorf("device cuda requested but no GPU is usable (%s)", why);
+    return NULL;
+  }
+  ancd_errorf("unknown device '%s' (expected auto, cpu or cuda)", device);
+  return NULL;
+}

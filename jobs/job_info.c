@@ -1,5 +1,6 @@
 /* ancd info: what this build and machine offer (backends, devices, MPI world, libraries) and,
- * with a config, the dataset summary after validating every file. */
+ * with a config, the dataset summary after validating every file; with --weights, the ViT
+ * architecture inferred from a safetensors checkpoint. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "error.h"
 #include "log.h"
 #include "versions.h"
+#include "vit_load.h"
 #include "world.h"
 
 static void print_machine(const world *w) {
@@ -30,6 +32,22 @@ static void print_machine(const world *w) {
     printf("           %d GPUs\n", n_gpu);
   printf("mpi:       %d rank%s (%s)\n", w->size, w->size == 1 ? "" : "s", mpi_version);
   printf("libraries: %s\n", libs);
+}
+
+/* Loads a checkpoint with the config's family and activation and prints its architecture. */
+static int print_weights(const char *path, const cfg_backbone *b) {
+  vit_checkpoint *ck = xmalloc(sizeof *ck);
+  int rc = vit_load(ck, path, b->family, b->activation);
+  if (rc == 0) {
+    char text[1024];
+    vit_describe(text, sizeof text, ck);
+    printf("\nweights:   %s\n           %s\n", path, text);
+  } else {
+    log_error("%s", ancd_error());
+  }
+  vit_checkpoint_free(ck);
+  free(ck);
+  return rc;
 }
 
 /* Scans and validates every category; returns the number of categories that failed. */
@@ -64,11 +82,16 @@ static int print_datasets(const config_set *cs) {
 }
 
 int job_info(int argc, char **argv) {
+  const char *weights = NULL;
+  const cli_opt opts[] = {{"weights", 0, CLI_STRING, &weights, "FILE",
+                           "a safetensors ViT checkpoint whose architecture to print"},
+                          {0}};
   const cli_job job = {"info",
                        "Prints the backends, devices, MPI world and library versions; with -c, "
                        "also scans and validates the dataset and prints its summary (categories, "
-                       "images per type, masks, bad files).",
-                       "[-c FILE ...] [--set KEY=VALUE ...]", NULL, 0};
+                       "images per type, masks, bad files); with --weights, the ViT architecture "
+                       "inferred from a safetensors checkpoint.",
+                       "[-c FILE ...] [--set KEY=VALUE ...] [--weights FILE]", opts, 0};
   cli_args a;
   int rc = cli_parse(&a, &job, argc, argv);
   if (rc || a.help)
@@ -83,6 +106,8 @@ int job_info(int argc, char **argv) {
   rc = cli_load_config(cs, &a);
   if (!rc && w.rank == 0) {
     print_machine(&w);
+    if (weights && print_weights(weights, &cs->base.backbone) != 0)
+      rc = ANCD_EXIT_INPUT;
     if (a.n_configs > 0 || a.n_sets > 0) {
       int failed = print_datasets(cs);
       if (failed)

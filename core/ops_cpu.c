@@ -4,6 +4,8 @@
  * reference is more exact than the fp32 PyTorch it is compared with. */
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,34 +39,75 @@ static void cpu_synchronize(void) {}
 
 static void cpu_set_precision(ops_precision p) { (void)p; /* fp32 always */ }
 
-/* ---- GEMM ---- */
+/* ---- GEMM ----
+ * One OpenMP team does all the work: each GEMM is split over the team and every thread runs a
+ * single-threaded OpenBLAS sgemm on its share (ops_cpu() sets OpenBLAS to one thread). With
+ * OpenBLAS's own thread pool as well, the two pools busy-wait for the same cores between ops
+ * (OpenMP after each parallel loop, OpenBLAS's workers after each sgemm), which made the ViT
+ * forward 2 to 5 times slower than its GEMMs. */
 
-static void cpu_matmul(float *out, const float *inp, const float *weight, const float *bias, int M,
-                       int K, int N) {
+/* out[M, N] (row stride ldo) = inp[M, K] . weight[N, K]^T (+ bias[N]) on the calling thread. */
+static void sgemm_nt(float *out, const float *inp, const float *weight, const float *bias, int M,
+                     int K, int N, int ldo) {
   if (M <= 0 || N <= 0)
     return;
   float beta = 0.0f;
   if (bias) { /* out = bias, then out += inp . weight^T in the same sgemm */
-#pragma omp parallel for
     for (int i = 0; i < M; i++)
-      memcpy(out + (size_t)i * N, bias, (size_t)N * sizeof(float));
+      memcpy(out + (size_t)i * ldo, bias, (size_t)N * sizeof(float));
     beta = 1.0f;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, weight, K, beta, out,
-              N);
+              ldo);
+}
+
+/* [lo, hi) of n items for thread t of nt. */
+static int share(int n, int t, int nt) { return (int)((long)n * t / nt); }
+
+static void cpu_matmul(float *out, const float *inp, const float *weight, const float *bias, int M,
+                       int K, int N) {
+#pragma omp parallel
+  {
+    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    if (M >= 16 * nt) { /* rows: every ViT GEMM */
+      int r0 = share(M, t, nt), r1 = share(M, t + 1, nt);
+      sgemm_nt(out + (size_t)r0 * N, inp + (size_t)r0 * K, weight, bias, r1 - r0, K, N, N);
+    } else { /* columns: few rows, e.g. a classifier head on a small batch */
+      int c0 = share(N, t, nt), c1 = share(N, t + 1, nt);
+      sgemm_nt(out + c0, inp, weight + (size_t)c0 * K, bias ? bias + c0 : NULL, M, K, c1 - c0, N);
+    }
+  }
+}
+
+static void gemm_one(float *C, const float *A, const float *B, int M, int N, int K, int trans_a,
+                     int trans_b, int lda, int ldb, int ldc, float alpha, float beta) {
+  if (M > 0 && N > 0)
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 static void cpu_gemm_batched(float *C, const float *A, const float *B, int batch, int M, int N,
                              int K, int trans_a, int trans_b, int lda, int ldb, int ldc,
                              long stride_a, long stride_b, long stride_c, float alpha, float beta) {
-  if (M <= 0 || N <= 0)
+  if (batch >= omp_get_max_threads()) { /* whole products per thread */
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < batch; b++)
+      gemm_one(C + b * stride_c, A + b * stride_a, B + b * stride_b, M, N, K, trans_a, trans_b, lda,
+               ldb, ldc, alpha, beta);
     return;
-  /* One threaded sgemm per batch entry: OpenBLAS (pthread build) must not be called from inside
-   * an OpenMP region. */
-  for (int b = 0; b < batch; b++)
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A + b * stride_a, lda,
-                B + b * stride_b, ldb, beta, C + b * stride_c, ldc);
+  }
+  for (int b = 0; b < batch; b++) { /* few products: split the rows of each */
+    const float *Ab = A + b * stride_a;
+#pragma omp parallel
+    {
+      int nt = omp_get_num_threads(), t = omp_get_thread_num();
+      int r0 = share(M, t, nt), r1 = share(M, t + 1, nt);
+      /* Rows r0.. of op(A): rows of A, or columns when A is transposed. */
+      const float *Ar = trans_a ? Ab + r0 : Ab + (size_t)r0 * lda;
+      gemm_one(C + b * stride_c + (size_t)r0 * ldc, Ar, B + b * stride_b, r1 - r0, N, K, trans_a,
+               trans_b, lda, ldb, ldc, alpha, beta);
+    }
+  }
 }
 
 /* ---- row-wise ops ---- */
@@ -162,38 +205,29 @@ static void cpu_l2_normalize(float *out, const float *inp, long rows, int C, flo
 
 /* ---- attention ---- */
 
-/* Three phases so OpenBLAS and OpenMP threads never run at once: all score GEMMs (scratch holds
- * [B,NH,T,T]), one parallel softmax over every row, then all P.V GEMMs. q, k, v are strided
- * views into qkv (row stride 3C); each head's output lands in its C/NH columns of out. */
+/* One (image, head) pair per thread at a time: scores q.k^T into its [T, T] slice of scratch,
+ * softmax (with MGViT's additive bias on query row 0), then P.v into its C/NH columns of out.
+ * q, k, v are strided views into qkv (row stride 3C). */
 static void cpu_attention(float *out, float *scratch, const float *qkv, const float *cls_bias,
                           int B, int T, int C, int NH) {
   int hs = C / NH;
   float scale = 1.0f / sqrtf((float)hs);
   long TT = (long)T * T;
-  for (int b = 0; b < B; b++)
-    for (int h = 0; h < NH; h++) {
-      const float *q = qkv + (long)b * T * 3 * C + h * hs;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, q + C, 3 * C,
-                  0.0f, scratch + (b * NH + h) * TT, T);
-    }
-  long rows = (long)B * NH * T;
-#pragma omp parallel for
-  for (long r = 0; r < rows; r++) {
-    float *s = scratch + r * T;
-    if (cls_bias && r % T == 0) { /* query row 0 of (b, h): MGViT's additive mask on CLS */
-      const float *bias = cls_bias + (r / ((long)NH * T)) * T;
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < B * NH; bh++) {
+    int b = bh / NH, h = bh % NH;
+    const float *q = qkv + (long)b * T * 3 * C + h * hs;
+    float *s = scratch + bh * TT;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, q + C, 3 * C,
+                0.0f, s, T);
+    if (cls_bias)
       for (int j = 0; j < T; j++)
-        s[j] += bias[j];
-    }
-    softmax_row(s, s, T);
+        s[j] += cls_bias[(long)b * T + j];
+    for (int r = 0; r < T; r++)
+      softmax_row(s + (long)r * T, s + (long)r * T, T);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, s, T, q + 2 * C, 3 * C,
+                0.0f, out + (long)b * T * C + h * hs, C);
   }
-  for (int b = 0; b < B; b++)
-    for (int h = 0; h < NH; h++) {
-      const float *v = qkv + (long)b * T * 3 * C + 2 * C + h * hs;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f,
-                  scratch + (b * NH + h) * TT, T, v, 3 * C, 0.0f, out + (long)b * T * C + h * hs,
-                  C);
-    }
 }
 
 /* ---- patch embedding and tokens ---- */
@@ -271,4 +305,10 @@ static const ops cpu_ops = {
     .box_average = cpu_box_average,
 };
 
-const ops *ops_cpu(void) { return &cpu_ops; }
+static void single_threaded_blas(void) { openblas_set_num_threads(1); }
+
+const ops *ops_cpu(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, single_threaded_blas); /* the OpenMP team owns the threads (see GEMM) */
+  return &cpu_ops;
+}

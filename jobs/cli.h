@@ -53,5 +53,6 @@ int cli_load_config(config_set *cs, const cli_args *a);
 int job_synth(int argc, char **argv);
 int job_info(int argc, char **argv);
 int job_config(int argc, char **argv);
+int job_bench(int argc, char **argv);
 
 #endif

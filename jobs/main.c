@@ -19,7 +19,7 @@ static const job_entry jobs[] = {
     {"run", NULL, "every stage over every category of a config, resumable"},
     {"report", NULL, "gather per-category results into tables.md / tables.csv"},
     {"synth", job_synth, "write the built-in synthetic dataset (MVTec layout)"},
-    {"bench", NULL, "kernel and stage benchmarks against this machine's GEMM peak"},
+    {"bench", job_bench, "kernel and stage benchmarks against this machine's GEMM peak"},
     {"info", job_info, "backends, devices, MPI world, libraries, dataset summary"},
     {"config", job_config, "print the resolved config (or --doc: the key reference)"},
 };

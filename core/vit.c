@@ -1,0 +1,338 @@
+/* The ViT forward, written once against the op table (musc_hetmm_spec §A.4.2 "Forward pass").
+ * vit_create uploads the weights and carves every activation buffer for max_batch images out of
+ * one arena, so vit_forward allocates nothing. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "vit.h"
+
+struct vit_model {
+  vit_desc d;
+  const ops *o;
+  int max_batch, H, W, L, T; /* L patches, T = L + 1 tokens */
+  float *weight_block;       /* one backend allocation holding every weight */
+  size_t weight_bytes;
+  vit_weights w; /* backend pointers into weight_block */
+  float *pos;    /* [T, D], resized to this image size */
+  float *proj_t; /* CLIP: proj transposed to [E, D], the layout matmul takes */
+  arena ar;
+  /* Activations, [max_batch, ...]. stage holds the images, then qkv; work holds the im2col
+   * columns, then the MLP hidden layer. */
+  float *x, *ln, *stage, *att, *scratch, *work, *cls_ln, *head_out;
+};
+
+/* ---- weights: one pass counts, a second uploads ---- */
+
+typedef struct {
+  const ops *o;
+  float *base; /* NULL in the counting pass */
+  size_t used; /* floats */
+} uploader;
+
+static const float *upload(uploader *u, const float *host, size_t n) {
+  if (!host)
+    return NULL;
+  float *dst = u->base ? u->base + u->used : NULL;
+  u->used += (n + 63) / 64 * 64; /* 256-byte aligned tensors */
+  if (dst)
+    u->o->to_device(dst, host, n * sizeof(float));
+  return dst;
+}
+
+/* Uploads every tensor of w (pos already resized, proj already transposed) to m->w. */
+static void upload_weights(vit_model *m, uploader *u, const vit_weights *w, const float *pos,
+                           const float *proj_t) {
+  const vit_desc *d = &m->d;
+  const size_t D = (size_t)d->dim, M = (size_t)d->mlp_dim, P = (size_t)d->patch;
+  m->w.patch_w = upload(u, w->patch_w, D * 3 * P * P);
+  m->w.patch_b = upload(u, w->patch_b, D);
+  m->w.cls = upload(u, w->cls, D);
+  m->pos = (float *)upload(u, pos, (size_t)m->T * D);
+  m->w.ln_pre_w = upload(u, w->ln_pre_w, D);
+  m->w.ln_pre_b = upload(u, w->ln_pre_b, D);
+  for (int b = 0; b < d->depth; b++) {
+    const vit_block_weights *s = &w->blocks[b];
+    vit_block_weights *k = &m->w.blocks[b];
+    k->ln1_w = upload(u, s->ln1_w, D);
+    k->ln1_b = upload(u, s->ln1_b, D);
+    k->qkv_w = upload(u, s->qkv_w, 3 * D * D);
+    k->qkv_b = upload(u, s->qkv_b, 3 * D);
+    k->proj_w = upload(u, s->proj_w, D * D);
+    k->proj_b = upload(u, s->proj_b, D);
+    k->ls1 = upload(u, s->ls1, D);
+    k->ln2_w = upload(u, s->ln2_w, D);
+    k->ln2_b = upload(u, s->ln2_b, D);
+    k->fc1_w = upload(u, s->fc1_w, M * D);
+    k->fc1_b = upload(u, s->fc1_b, M);
+    k->fc2_w = upload(u, s->fc2_w, D * M);
+    k->fc2_b = upload(u, s->fc2_b, D);
+    k->ls2 = upload(u, s->ls2, D);
+  }
+  m->w.norm_w = upload(u, w->norm_w, D);
+  m->w.norm_b = upload(u, w->norm_b, D);
+  m->proj_t = (float *)upload(u, proj_t, D * (size_t)d->embed_dim);
+  m->w.head_w = upload(u, w->head_w, (size_t)d->n_classes * D);
+  m->w.head_b = upload(u, w->head_b, (size_t)d->n_classes);
+}
+
+/* The positional embedding for a gh x gw grid: the CLS row unchanged, the patch rows resized
+ * with the family's interpolation (§A.4.2 "Positional-embedding resizing"). pos [T, D]. */
+static void resize_pos(float *out, const vit_desc *d, const float *pos, int gh, int gw) {
+  const int g = d->pos_grid, D = d->dim;
+  memcpy(out, pos, (size_t)D * sizeof(float));
+  if (gh == g && gw == g)
+    memcpy(out + D, pos + D, (size_t)g * g * D * sizeof(float));
+  else if (d->family == VIT_TIMM)
+    vit_resize_pos_grid_aa(out + D, pos + D, g, gh, gw, D);
+  else if (d->family == VIT_CLIP)
+    vit_resize_pos_grid(out + D, pos + D, g, gh, gw, D, 0.0f);
+  else /* DINO v1, DINOv2: scale_factor (h + 0.1) / g */
+    vit_resize_pos_grid(out + D, pos + D, g, gh, gw, D, 0.1f);
+}
+
+static int check_desc(const vit_desc *d, const vit_weights *w) {
+  if (d->dim <= 0 || d->depth <= 0 || d->heads <= 0 || d->dim % d->heads || d->patch <= 0 ||
+      d->mlp_dim <= 0 || d->pos_grid <= 0)
+    return ancd_errorf("vit: bad architecture (dim %d, depth %d, heads %d, patch %d, mlp %d, "
+                       "grid %d)",
+                       d->dim, d->depth, d->heads, d->patch, d->mlp_dim, d->pos_grid);
+  if (!w->patch_w || !w->cls || !w->pos || !w->blocks || !w->norm_w || !w->norm_b)
+    return ancd_errorf("vit: weights lack the patch embedding, CLS, pos or final norm");
+  if (d->ln_pre && (!w->ln_pre_w || !w->ln_pre_b))
+    return ancd_errorf("vit: ln_pre is declared but its weights are missing");
+  if (d->embed_dim > 0 && !w->proj)
+    return ancd_errorf("vit: embed_dim %d but no proj weight", d->embed_dim);
+  if (d->n_classes > 0 && (!w->head_w || !w->head_b))
+    return ancd_errorf("vit: %d classes but no head weights", d->n_classes);
+  for (int b = 0; b < d->depth; b++) {
+    const vit_block_weights *k = &w->blocks[b];
+    if (!k->ln1_w || !k->ln1_b || !k->qkv_w || !k->proj_w || !k->ln2_w || !k->ln2_b || !k->fc1_w ||
+        !k->fc2_w)
+      return ancd_errorf("vit: block %d lacks a weight", b + 1);
+    if (d->layerscale && (!k->ls1 || !k->ls2))
+      return ancd_errorf("vit: block %d lacks its LayerScale gammas", b + 1);
+  }
+  return 0;
+}
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* The activation buffers, in one place so sizing and carving cannot disagree. When ar is NULL
+ * only the bytes are summed. */
+static size_t carve(vit_model *m, arena *ar) {
+  const size_t B = (size_t)m->max_batch, T = (size_t)m->T, L = (size_t)m->L;
+  const size_t D = (size_t)m->d.dim, M = (size_t)m->d.mlp_dim, P = (size_t)m->d.patch;
+  const size_t E = max_size(max_size((size_t)m->d.embed_dim, (size_t)m->d.n_classes), 1);
+  const size_t n[8] = {
+      B * T * D,                                        /* x: the residual stream */
+      B * T * D,                                        /* ln: LayerNorm and branch outputs */
+      B * max_size(T * 3 * D, 3 * (size_t)m->H * m->W), /* stage: images, then qkv */
+      B * T * D,                                        /* att: attention out, patch tokens */
+      ops_attention_scratch(m->max_batch, m->T, m->d.dim, m->d.heads),
+      B * max_size(T * M, L * 3 * P * P), /* work: im2col columns, MLP hidden */
+      B * D,                              /* cls_ln: final-normed CLS rows */
+      2 * B * E,                          /* head_out: proj/head, normalised */
+  };
+  float **slot[8] = {&m->x,       &m->ln,   &m->stage,  &m->att,
+                     &m->scratch, &m->work, &m->cls_ln, &m->head_out};
+  size_t bytes = 0;
+  for (int i = 0; i < 8; i++) {
+    bytes += arena_float_bytes(n[i]);
+    if (ar)
+      *slot[i] = arena_floats(ar, n[i]);
+  }
+  return bytes;
+}
+
+int vit_create(vit_model **out, const vit_desc *desc, const vit_weights *w, const ops *o,
+               int max_batch, int image_h, int image_w) {
+  *out = NULL;
+  if (check_desc(desc, w) != 0)
+    return -1;
+  if (max_batch <= 0 || image_h <= 0 || image_w <= 0 || image_h % desc->patch ||
+      image_w % desc->patch)
+    return ancd_errorf("vit: image %dx%d is not a positive multiple of the patch %d (batch %d)",
+                       image_w, image_h, desc->patch, max_batch);
+  vit_model *m = xcalloc(1, sizeof *m);
+  m->d = *desc;
+  m->o = o;
+  m->max_batch = max_batch;
+  m->H = image_h;
+  m->W = image_w;
+  const int gh = image_h / desc->patch, gw = image_w / desc->patch, D = desc->dim;
+  m->L = gh * gw;
+  m->T = m->L + 1;
+
+  /* Host-side preparation: the resized positional embedding, the transposed CLIP proj. */
+  float *pos = xmalloc((size_t)m->T * D * sizeof *pos);
+  resize_pos(pos, desc, w->pos, gh, gw);
+  float *proj_t = NULL;
+  if (desc->embed_dim > 0) {
+    const int E = desc->embed_dim;
+    proj_t = xmalloc((size_t)E * D * sizeof *proj_t);
+    for (int i = 0; i < D; i++)
+      for (int e = 0; e < E; e++)
+        proj_t[(size_t)e * D + i] = w->proj[(size_t)i * E + e];
+  }
+  m->w.blocks = xcalloc((size_t)desc->depth, sizeof *m->w.blocks);
+  uploader u = {.o = o};
+  upload_weights(m, &u, w, pos, proj_t);
+  m->weight_bytes = u.used * sizeof(float);
+  m->weight_block = o->alloc(m->weight_bytes);
+  u = (uploader){.o = o, .base = m->weight_block};
+  upload_weights(m, &u, w, pos, proj_t);
+  free(pos);
+  free(proj_t);
+
+  arena_init(&m->ar, o, carve(m, NULL));
+  carve(m, &m->ar);
+  *out = m;
+  return 0;
+}
+
+void vit_free(vit_model *m) {
+  if (!m)
+    return;
+  arena_free(&m->ar);
+  m->o->free(m->weight_block);
+  free(m->w.blocks);
+  free(m);
+}
+
+int vit_tap_tokens(const vit_model *m) { return m->d.family == VIT_DINOV2 ? m->L : m->T; }
+
+size_t vit_peak_bytes(const vit_model *m) { return m->weight_bytes + m->ar.peak; }
+
+/* ---- forward ---- */
+
+/* One pre-norm block: x += ls1 * proj(attn(qkv(LN1 x))); x += ls2 * fc2(act(fc1(LN2 x))). */
+static void block_forward(vit_model *m, const vit_block_weights *k, int B) {
+  const ops *o = m->o;
+  const vit_desc *d = &m->d;
+  const int D = d->dim, M = d->mlp_dim, BT = B * m->T;
+  float *qkv = m->stage, *hidden = m->work;
+  o->layernorm(m->ln, m->x, k->ln1_w, k->ln1_b, BT, D, d->ln_eps);
+  o->matmul(qkv, m->ln, k->qkv_w, k->qkv_b, BT, D, 3 * D);
+  o->attention(m->att, m->scratch, qkv, NULL, B, m->T, D, d->heads);
+  o->matmul(m->ln, m->att, k->proj_w, k->proj_b, BT, D, D);
+  if (k->ls1)
+    o->add_scaled(m->x, m->x, m->ln, k->ls1, BT, D);
+  else
+    o->add(m->x, m->x, m->ln, (long)BT * D);
+  o->layernorm(m->ln, m->x, k->ln2_w, k->ln2_b, BT, D, d->ln_eps);
+  o->matmul(hidden, m->ln, k->fc1_w, k->fc1_b, BT, D, M);
+  if (d->act == VIT_ACT_QUICK_GELU) /* elementwise: in place is safe on every backend */
+    o->quick_gelu(hidden, hidden, (long)BT * M);
+  else
+    o->gelu(hidden, hidden, (long)BT * M);
+  o->matmul(m->ln, hidden, k->fc2_w, k->fc2_b, BT, M, D);
+  if (k->ls2)
+    o->add_scaled(m->x, m->x, m->ln, k->ls2, BT, D);
+  else
+    o->add(m->x, m->x, m->ln, (long)BT * D);
+}
+
+/* Copies the taps of block b (1-based) to the host, per family (§A.4.2 "Which tokens"). */
+static void copy_taps(vit_model *m, int b, int B, const int *taps, int n_taps, float **tap_out) {
+  const ops *o = m->o;
+  const int D = m->d.dim, T = m->T, L = m->L;
+  int normed = 0;
+  for (int i = 0; i < n_taps; i++) {
+    if (taps[i] != b)
+      continue;
+    if (m->d.family == VIT_CLIP) { /* raw residual stream, CLS included */
+      o->to_host(tap_out[i], m->x, (size_t)B * T * D * sizeof(float));
+      continue;
+    }
+    if (!normed) { /* DINO, timm, DINOv2: through the final LayerNorm `norm` */
+      o->layernorm(m->ln, m->x, m->w.norm_w, m->w.norm_b, (long)B * T, D, m->d.ln_eps);
+      normed = 1;
+    }
+    if (m->d.family == VIT_DINOV2) /* patch tokens only: drop row 0 of each image */
+      for (int n = 0; n < B; n++)
+        o->to_host(tap_out[i] + (size_t)n * L * D, m->ln + ((size_t)n * T + 1) * D,
+                   (size_t)L * D * sizeof(float));
+    else
+      o->to_host(tap_out[i], m->ln, (size_t)B * T * D * sizeof(float));
+  }
+}
+
+/* Image-level outputs from the final CLS rows (§A.4.2 "Image-level embedding for RsCIN"). */
+static void head_forward(vit_model *m, int B, float *embed, float *logits) {
+  const ops *o = m->o;
+  const vit_desc *d = &m->d;
+  const int D = d->dim, T = m->T;
+  for (int n = 0; n < B; n++) /* norm (CLIP: ln_post) of each image's CLS row */
+    o->layernorm(m->cls_ln + (size_t)n * D, m->x + (size_t)n * T * D, m->w.norm_w, m->w.norm_b, 1,
+                 D, d->ln_eps);
+  if (embed && d->family == VIT_CLIP) { /* ln_post(CLS) @ proj, L2-normalised */
+    const int E = d->embed_dim;
+    float *normed = m->head_out + (size_t)B * E;
+    o->matmul(m->head_out, m->cls_ln, m->proj_t, NULL, B, D, E);
+    o->l2_normalize(normed, m->head_out, B, E, 1e-12f); /* F.normalize's eps */
+    o->to_host(embed, normed, (size_t)B * E * sizeof(float));
+  } else if (embed) { /* final-LN CLS, not normalised */
+    o->to_host(embed, m->cls_ln, (size_t)B * D * sizeof(float));
+  }
+  if (logits) {
+    o->matmul(m->head_out, m->cls_ln, m->w.head_w, m->w.head_b, B, D, d->n_classes);
+    o->to_host(logits, m->head_out, (size_t)B * d->n_classes * sizeof(float));
+  }
+}
+
+int vit_forward(vit_model *m, const float *images, int B, const int *taps, int n_taps,
+                float **tap_out, float *embed, float *logits) {
+  const ops *o = m->o;
+  const vit_desc *d = &m->d;
+  const int D = d->dim, P = d->patch, L = m->L;
+  if (B < 1 || B > m->max_batch)
+    return ancd_errorf("vit: batch of %d images, the model was sized for 1..%d", B, m->max_batch);
+  int last = 0; /* the deepest block any output needs */
+  for (int i = 0; i < n_taps; i++) {
+    if (taps[i] < 1 || taps[i] > d->depth)
+      return ancd_errorf("vit: tap at block %d, the model has blocks 1..%d", taps[i], d->depth);
+    if (!tap_out || !tap_out[i])
+      return ancd_errorf("vit: no output buffer for the tap at block %d", taps[i]);
+    last = taps[i] > last ? taps[i] : last;
+  }
+  if (logits && d->n_classes <= 0)
+    return ancd_errorf("vit: logits requested but the model has no classifier head");
+  if (embed && d->family == VIT_CLIP && d->embed_dim <= 0)
+    return ancd_errorf("vit: CLIP embedding requested but the model has no proj");
+  if (embed || logits)
+    last = d->depth;
+
+  /* Patch embedding as GEMM: conv weight [D, 3, P, P] is a [D, 3 P P] matrix. */
+  o->to_device(m->stage, images, (size_t)B * 3 * m->H * m->W * sizeof(float));
+  o->im2col_patches(m->work, m->stage, B, m->H, m->W, P);
+  o->matmul(m->att, m->work, m->w.patch_w, m->w.patch_b, B * L, 3 * P * P, D);
+  if (d->ln_pre) { /* CLIP: tokens, then ln_pre into the residual stream */
+    o->assemble_tokens(m->ln, m->att, m->w.cls, m->pos, B, L, D, 1);
+    o->layernorm(m->x, m->ln, m->w.ln_pre_w, m->w.ln_pre_b, (long)B * m->T, D, d->ln_eps);
+  } else {
+    o->assemble_tokens(m->x, m->att, m->w.cls, m->pos, B, L, D, 1);
+  }
+  for (int b = 1; b <= last; b++) {
+    block_forward(m, &m->w.blocks[b - 1], B);
+    copy_taps(m, b, B, taps, n_taps, tap_out);
+  }
+  if (embed || logits)
+    head_forward(m, B, embed, logits);
+  o->synchronize();
+  return 0;
+}
+
+/* GEMM FLOPs (2 M N K) of one image: patch embedding, per block qkv, QK^T, AV, proj, fc1, fc2,
+ * and the head (CLIP: proj) when present. Elementwise ops (LayerNorm, softmax, GELU, residual
+ * adds) are not counted: about 0.6% of the GEMM FLOPs for ViT-B, 2% for ViT-Ti. */
+double vit_flops(const vit_desc *d, int image_h, int image_w) {
+  const double L = (double)(image_h / d->patch) * (image_w / d->patch), T = L + 1;
+  const double D = d->dim, M = d->mlp_dim, K = 3.0 * d->patch * d->patch;
+  double per_block = 2 * T * D * 3 * D /* qkv */ + 2 * T * T * D /* Q K^T, all heads */ +
+                     2 * T * T * D /* A V */ + 2 * T * D * D /* proj */ + 2 * T * D * M /* fc1 */ +
+                     2 * T * M * D /* fc2 */;
+  double head = 2 * D * (d->n_classes > 0 ? d->n_classes : 0) + 2 * D * d->embed_dim;
+  return 2 * L * K * D + d->depth * per_block + head;
+}

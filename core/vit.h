@@ -95,6 +95,13 @@ size_t vit_peak_bytes(const vit_model *m);
 int vit_forward(vit_model *m, const float *images, int B, const int *taps, int n_taps,
                 float **tap_out, float *embed, float *logits);
 
+/* Each family's usual input mean/std (RGB): CLIP's for CLIP, ImageNet's for DINO, DINOv2 and
+ * timm (timm's augreg checkpoints want 0.5/0.5: set backbone.mean/std). */
+void vit_family_norm(vit_family f, float mean[3], float std[3]);
+/* out [3, h, w] = (rgb / 255 - mean[c]) / std[c] from interleaved RGB h x w x 3. */
+void vit_normalize_image(float *out, const uint8_t *rgb, int w, int h, const float mean[3],
+                         const float std[3]);
+
 /* FLOPs of one image's forward (multiply-add = 2), for benchmarks. */
 double vit_flops(const vit_desc *d, int image_h, int image_w);
 

@@ -689,3 +689,20 @@ void vit_describe(char *out, size_t n, const vit_checkpoint *ck) {
            d->ln_pre ? ", ln_pre" : "", d->patch_bias ? "" : ", no patch bias",
            d->qkv_bias ? "" : ", no qkv bias", head, proj, params);
 }
+
+int vit_norm_from_config(float mean[3], float std[3], const cfg_backbone *b, vit_family f) {
+  vit_family_norm(f, mean, std);
+  const cfg_floats *lists[2] = {&b->mean, &b->std};
+  float *out[2] = {mean, std};
+  const char *keys[2] = {"backbone.mean", "backbone.std"};
+  for (int k = 0; k < 2; k++) {
+    const cfg_floats *l = lists[k];
+    if (l->n == 0)
+      continue;
+    if (l->n != 1 && l->n != 3)
+      return ancd_errorf("%s: give 1 or 3 values (RGB), got %d", keys[k], l->n);
+    for (int c = 0; c < 3; c++)
+      out[k][c] = (float)l->v[l->n == 1 ? 0 : c];
+  }
+  return 0;
+}

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "vit.h"
 
 typedef struct {
@@ -42,6 +43,10 @@ void vit_checkpoint_free(vit_checkpoint *ck);
  * "auto" and a CLIP desc, sets d->act that way for image_size; "gelu" / "quick_gelu" win; other
  * families keep GELU under "auto". */
 void vit_resolve_clip_activation(vit_desc *d, const char *activation, int image_size);
+
+/* The input normalisation for a backbone: backbone.mean/std when given (1 value is used for all
+ * 3 channels), else the family's default. -1 with the key named when a list has 2 values. */
+int vit_norm_from_config(float mean[3], float std[3], const cfg_backbone *b, vit_family f);
 
 /* One paragraph describing the architecture, for `ancd info --weights`, e.g.
  * "timm ViT: dim 192, depth 12, heads 3, patch 16, grid 14x14 (224 px), mlp 768, LN eps 1e-06,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "error.h"
 #include "image.h"
 #include "ops.h"
@@ -21,7 +22,7 @@
 #define CROP 224
 
 /* Fills chw [3, CROP, CROP] from the file, or returns -1. */
-static int preprocess(float *chw, const char *path) {
+static int preprocess(float *chw, const char *path, const float mean[3], const float std[3]) {
   image_u8 img = {0}, resized = {0}, crop = {0};
   if (image_load(&img, path, 3) != 0)
     return -1;
@@ -35,9 +36,7 @@ static int preprocess(float *chw, const char *path) {
     rc = image_crop(&crop, &resized, left, top, CROP, CROP);
   }
   if (rc == 0)
-    for (int c = 0; c < 3; c++)
-      for (int i = 0; i < CROP * CROP; i++)
-        chw[c * CROP * CROP + i] = (crop.data[i * 3 + c] / 255.0f - 0.5f) / 0.5f;
+    vit_normalize_image(chw, crop.data, CROP, CROP, mean, std);
   image_free(&img);
   image_free(&resized);
   image_free(&crop);
@@ -77,12 +76,22 @@ int main(void) {
         "ViT-Ti/16: family %d dim %d depth %d heads %d patch %d classes %d", ck.desc.family,
         ck.desc.dim, ck.desc.depth, ck.desc.heads, ck.desc.patch, ck.desc.n_classes);
 
+  /* This checkpoint wants mean = std = 0.5, set the way a user sets it: backbone.mean/std. */
+  config_set *cs = malloc(sizeof *cs);
+  float mean[3], std[3];
+  config_defaults(cs);
+  CHECK(config_set_kv(cs, "backbone.mean=[0.5, 0.5, 0.5]") == 0 &&
+            config_set_kv(cs, "backbone.std=[0.5]") == 0 &&
+            vit_norm_from_config(mean, std, &cs->base.backbone, ck.desc.family) == 0,
+        "%s", ancd_error());
+  free(cs);
   float *images = malloc(sizeof(float) * n * 3 * CROP * CROP);
   float *logits = malloc(sizeof(float) * n * 1000);
   for (int i = 0; i < n; i++) {
     char path[4608];
     snprintf(path, sizeof path, "%s/data/imagenet_samples/%s", shared, files[i]);
-    CHECK(preprocess(images + (size_t)i * 3 * CROP * CROP, path) == 0, "%s", ancd_error());
+    CHECK(preprocess(images + (size_t)i * 3 * CROP * CROP, path, mean, std) == 0, "%s",
+          ancd_error());
   }
   vit_model *m = NULL;
   CHECK(vit_create(&m, &ck.desc, &ck.w, ops_cpu(), n, CROP, CROP) == 0, "%s", ancd_error());

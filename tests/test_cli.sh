@@ -53,6 +53,16 @@ grep -A30 '^detect:' "$tmp/out" | grep -q 'r_list: \[1, 3\]' || fail "--set list
 expect 0 "$ancd" config --doc
 contains "$tmp/out" "detect.r_list"
 
+# Weights: the architecture is inferred and printed; a bad file is an input error naming it.
+expect 0 "$ancd" info --weights "$src/tests/golden/vit/timm_vit.safetensors"
+contains "$tmp/out" "timm ViT: dim 64, depth 3"
+head -c 200 "$src/tests/golden/vit/timm_vit.safetensors" >"$tmp/cut.safetensors"
+expect 1 "$ancd" info --weights "$tmp/cut.safetensors"
+contains "$tmp/err" "cut.safetensors"
+expect 2 "$ancd" bench nosuch
+expect 0 "$ancd" bench gemm --json --repeat 1 --set device=cpu
+grep -q '"sgemm_gflops"' "$tmp/out" || fail "bench --json lacks sgemm_gflops"
+
 # synth -> info on the result; the same seed twice gives identical files.
 expect 0 "$ancd" synth -o "$tmp/a" --categories 1 --train 2 --test-good 2 --per-type 2 --seed 3
 expect 0 "$ancd" synth -o "$tmp/b" --categories 1 --train 2 --test-good 2 --per-type 2 --seed 3

@@ -464,7 +464,7 @@ static int parse_header(st_file *f, const char *text, size_t n, const char *data
         }
         st_tensor *t = &f->tensors[f->n];
         memset(t, 0, sizeof *t);
-        snprintf(t->name, sizeof t->name, "%s", name);
+        memcpy(t->name, name, strlen(name) + 1); /* length checked above */
         if (parse_tensor(&j, t, &ext[f->n]))
           goto done;
         f->n++;

@@ -1,0 +1,50 @@
+/* MuSc numerics on buffers (musc_hetmm_spec Part A): LNAMD, MSM block scoring and interval
+ * average, map upsampling, RsCIN. Plain C + OpenBLAS/OpenMP; the distribution over ranks lives in
+ * mpi/msm_dist.c and only calls these. */
+#ifndef ANCD_MUSC_H
+#define ANCD_MUSC_H
+
+#include <stddef.h>
+
+/* §A.5 LNAMD for one tap and one degree r: tokens [n, T, C] (the tap, CLS first when has_cls,
+ * patches row-major on an h x w grid, T = has_cls + h*w). Per image: LayerNorm over the whole
+ * C x h x w tensor (eps 1e-5, no affine), r x r box average with zero padding counted (r odd;
+ * r = 1 is the identity), then per-patch L2 normalisation without epsilon (a zero patch stays
+ * 0). out [n, h*w, C]. scratch: lnamd_scratch_floats(h, w, C) floats. */
+void lnamd(float *out, float *scratch, const float *tokens, int n, int T, int has_cls, int h,
+           int w, int C, int r);
+size_t lnamd_scratch_floats(int h, int w, int C);
+
+/* §A.6.1 step 2: K = floor((N - 1) * topmin_max) computed in double, but at least 1 (the
+ * reference gives K = 0 and NaN maps for N <= 4; ancd logs that it uses 1). */
+int msm_k(int N, double topmin_max);
+
+/* §A.6.1 step 1 for every pair (a of block A, b of block B), one L x L dot-product block per
+ * pair giving both directions (the distance matrix of the reference is never materialised):
+ *   dA[a, p, b0 + b] = min_q |A[a,p] - B[b,q]| = sqrt(max(2 - 2 max_q <A[a,p], B[b,q]>, 0))
+ *   dB[b, q, a0 + a] = min_p |A[a,p] - B[b,q]|          (skipped when dB is NULL)
+ * A [na, L, C], B [nb, L, C] unit rows; dA [na, L, ncols], dB [nb, L, ncols] (ncols >= every
+ * column written). same = 1 when A and B are the same block (then a0 == b0, dA == dB allowed):
+ * each pair a < b is scored once and the diagonal a == b is not written. Threads: OpenMP over
+ * pairs; scratch: msm_scratch_floats(L) floats per OpenMP thread (omp_get_max_threads()). */
+void msm_score_blocks(float *dA, float *dB, float *scratch, const float *A, const float *B, int na,
+                      int nb, int L, int C, int ncols, int a0, int b0, int same);
+size_t msm_scratch_floats(int L);
+
+/* §A.6.1 step 2: out[i, p] += weight * mean of the k smallest of D[i, p, :] over the columns
+ * j != self_col[i] (ncols - 1 values; k <= ncols - 1). Accumulates in double (§A.6.2: the mean
+ * over layers and degrees is taken as weighted sums). */
+void msm_interval_average(double *out, const float *D, const int *self_col, int n, int L, int ncols,
+                          int k, double weight);
+
+/* §A.6.3: bilinear, align_corners=True upsampling of a h x w grid to S x S: source coordinate
+ * u (h-1)/(S-1). Returns the maximum of the upsampled map (the image score). */
+double upsample_bilinear_ac(float *out, const double *grid, int h, int w, int S);
+
+/* §A.7 RsCIN: scores [N] (raw), feats [N, D] (image-level embeddings), windows (k values;
+ * a 0 anywhere or feats NULL returns the scores unchanged). out [N]. Min-max normalised first;
+ * all scores equal gives NaN in the reference: ancd returns zeros and logs (documented). */
+void rscin(double *out, const double *scores, const float *feats, int N, int D, const int *windows,
+           int n_windows);
+
+#endif

@@ -1,0 +1,54 @@
+/* The outputs of `ancd detect` for one category (DESIGN "Files"): maps.h5, metrics.json, heat
+ * maps, 8-bit PNG maps for other tools; and the per-dataset tables.md / tables.csv. */
+#ifndef ANCD_DETECT_STORE_H
+#define ANCD_DETECT_STORE_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "metrics.h"
+
+/* What maps.h5 holds; rows are the category's test images in manifest order. */
+typedef struct {
+  int n, size;               /* images, map side S */
+  const float *maps;         /* [n_own, S, S] this rank's rows [first, first + n_own) */
+  int first, n_own;
+  const double *scores;      /* [n] raw image scores (max of the map); every rank passes them */
+  const double *scores_rscin;/* [n] */
+  const uint8_t *labels;     /* [n] */
+  const char *const *paths;  /* [n] */
+  const char *const *types;  /* [n] */
+  const uint8_t *masks;      /* [n_own, S, S] 0/1 rows [first, first + n_own), or NULL */
+  const config *cfg;         /* resolved config: stored as YAML + hash attributes */
+  const char *backbone;      /* e.g. "timm ViT: dim 192, depth 12, ..." */
+} maps_record;
+
+/* Writes <dir>/maps.h5 collectively over comm (each rank its rows), atomically. */
+int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm);
+/* 1 when <dir>/maps.h5 exists and is complete (the category can be skipped on a rerun). */
+int maps_h5_done(const char *dir);
+
+/* <dir>/metrics.json: the seven metrics (null for NaN, with "reason"), n images, config hash. */
+int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const char *hash,
+                       const char *reason);
+int metrics_json_read(const char *dir, ad_metrics *m);
+
+/* <root>/tables.md and tables.csv: one row per category (metrics x 100, 2 decimals; pixel
+ * columns blank when NaN) and a mean row over the categories that have the value. */
+int tables_write(const char *root, const char *dataset, const char *const *categories,
+                 const ad_metrics *m, int n_categories);
+
+/* 8-bit PNG maps in AnomalyNCD's layout <dir>/<category>/<type>/<file name>.png with one joint
+ * min-max over the category (value = (m - min) / (max - min) * 255, truncated). maps [n, S, S]. */
+int export_maps_png(const char *dir, const char *category, const float *maps, int n, int S,
+                    const char *const *paths, const char *const *types);
+
+/* Jet heat maps (detect.vis): single_norm: each map scaled by its own min/max, written only for
+ * anomalous images; whole_norm: one min/max over the category, every image. Written to
+ * <dir>/<type>/<file name>.png over the image resized to S x S (rgb [n, S, S, 3]). */
+int heatmaps_write(const char *dir, const char *mode, const float *maps, const uint8_t *rgb,
+                   const uint8_t *labels, int n, int S, const char *const *paths,
+                   const char *const *types);
+
+#endif

@@ -11,25 +11,36 @@
 
 /* What maps.h5 holds; rows are the category's test images in manifest order. */
 typedef struct {
-  int n, size;               /* images, map side S */
-  const float *maps;         /* [n_own, S, S] this rank's rows [first, first + n_own) */
+  int n, size;       /* images, map side S */
+  const float *maps; /* [n_own, S, S] this rank's rows [first, first + n_own) */
   int first, n_own;
-  const double *scores;      /* [n] raw image scores (max of the map); every rank passes them */
-  const double *scores_rscin;/* [n] */
-  const uint8_t *labels;     /* [n] */
-  const char *const *paths;  /* [n] */
-  const char *const *types;  /* [n] */
-  const uint8_t *masks;      /* [n_own, S, S] 0/1 rows [first, first + n_own), or NULL */
-  const config *cfg;         /* resolved config: stored as YAML + hash attributes */
-  const char *backbone;      /* e.g. "timm ViT: dim 192, depth 12, ..." */
+  const double *scores;       /* [n] raw image scores (max of the map); every rank passes them */
+  const double *scores_rscin; /* [n] */
+  const uint8_t *labels;      /* [n] */
+  const char *const *paths;   /* [n] */
+  const char *const *types;   /* [n] */
+  const uint8_t *masks;       /* [n_own, S, S] 0/1 rows [first, first + n_own), or NULL */
+  const config *cfg;          /* resolved config: stored as YAML + hash attributes */
+  const char *backbone;       /* e.g. "timm ViT: dim 192, depth 12, ..." */
+  const char *category;       /* stored as an attribute; NULL: not stored */
 } maps_record;
 
-/* Writes <dir>/maps.h5 collectively over comm (each rank its rows), atomically. */
+/* Writes <dir>/maps.h5 collectively over comm (each rank its rows), atomically; creates dir.
+ * The rows of the ranks must tile [0, n); maps must be finite (the error names the image).
+ * Datasets: /maps [n,S,S] f32 (one chunk per image), /scores, /scores_rscin [n] f64, /labels [n]
+ * u8, /paths, /types strings, /masks [n,S,S] u8 when masks is not NULL (on every rank), each with
+ * a "description". Root attributes: config (YAML), config_hash, ancd_version, backbone, method,
+ * image_size, map_size, n_images, category. */
 int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm);
 /* 1 when <dir>/maps.h5 exists and is complete (the category can be skipped on a rerun). */
 int maps_h5_done(const char *dir);
+/* The config_hash attribute of the complete <dir>/maps.h5 (local, any rank), so a rerun with a
+ * different config can tell that the file is stale. out: 17 bytes at least. */
+int maps_h5_config_hash(const char *dir, char *out, size_t n);
 
-/* <dir>/metrics.json: the seven metrics (null for NaN, with "reason"), n images, config hash. */
+/* <dir>/metrics.json: the seven metrics (null for NaN, with "reason"), n images, config hash;
+ * "category" is the last component of dir (output_category_dir). Written atomically, numbers
+ * with the fewest digits (15 to 17) that read back as the same doubles (NaN <-> null). */
 int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const char *hash,
                        const char *reason);
 int metrics_json_read(const char *dir, ad_metrics *m);
@@ -39,14 +50,19 @@ int metrics_json_read(const char *dir, ad_metrics *m);
 int tables_write(const char *root, const char *dataset, const char *const *categories,
                  const ad_metrics *m, int n_categories);
 
-/* 8-bit PNG maps in AnomalyNCD's layout <dir>/<category>/<type>/<file name>.png with one joint
- * min-max over the category (value = (m - min) / (max - min) * 255, truncated). maps [n, S, S]. */
+/* 8-bit gray PNG maps in AnomalyNCD's layout <dir>/<category>/<type>/<file> with one joint
+ * min-max over the category (value = (m - min) / (max - min) * 255 in float, truncated), as the
+ * AnomalyNCD README's generate_anomaly_maps. <file> is the image's file name with its extension
+ * replaced by .png (the README keeps the image's name, which makes MTD maps JPEG; AnomalyNCD
+ * reads maps with cv2.IMREAD_GRAYSCALE by content and pairs them with the images by sorted
+ * position in each type folder, which a common extension change keeps). maps [n, S, S]. */
 int export_maps_png(const char *dir, const char *category, const float *maps, int n, int S,
                     const char *const *paths, const char *const *types);
 
-/* Jet heat maps (detect.vis): single_norm: each map scaled by its own min/max, written only for
- * anomalous images; whole_norm: one min/max over the category, every image. Written to
- * <dir>/<type>/<file name>.png over the image resized to S x S (rgb [n, S, S, 3]). */
+/* Jet heat maps (detect.vis, musc §A.9): single_norm: each map scaled by its own min/max, written
+ * only for anomalous images (labels != 0); whole_norm: one min/max over the category, every image;
+ * none: nothing. Written to <dir>/<type>/<stem>.png; blended 0.5 over the image resized to S x S
+ * when rgb [n, S, S, 3] is not NULL, plain jet as MuSc otherwise. */
 int heatmaps_write(const char *dir, const char *mode, const float *maps, const uint8_t *rgb,
                    const uint8_t *labels, int n, int S, const char *const *paths,
                    const char *const *types);

@@ -11,12 +11,12 @@
  * C x h x w tensor (eps 1e-5, no affine), r x r box average with zero padding counted (r odd;
  * r = 1 is the identity), then per-patch L2 normalisation without epsilon (a zero patch stays
  * 0). out [n, h*w, C]. scratch: lnamd_scratch_floats(h, w, C) floats. */
-void lnamd(float *out, float *scratch, const float *tokens, int n, int T, int has_cls, int h,
-           int w, int C, int r);
+void lnamd(float *out, float *scratch, const float *tokens, int n, int T, int has_cls, int h, int w,
+           int C, int r);
 size_t lnamd_scratch_floats(int h, int w, int C);
 
 /* §A.6.1 step 2: K = floor((N - 1) * topmin_max) computed in double, but at least 1 (the
- * reference gives K = 0 and NaN maps for N <= 4; ancd logs that it uses 1). */
+ * reference gives K = 0 and NaN maps for N <= 4; the caller logs that ancd uses 1). N >= 2. */
 int msm_k(int N, double topmin_max);
 
 /* §A.6.1 step 1 for every pair (a of block A, b of block B), one L x L dot-product block per
@@ -25,25 +25,35 @@ int msm_k(int N, double topmin_max);
  *   dB[b, q, a0 + a] = min_p |A[a,p] - B[b,q]|          (skipped when dB is NULL)
  * A [na, L, C], B [nb, L, C] unit rows; dA [na, L, ncols], dB [nb, L, ncols] (ncols >= every
  * column written). same = 1 when A and B are the same block (then a0 == b0, dA == dB allowed):
- * each pair a < b is scored once and the diagonal a == b is not written. Threads: OpenMP over
- * pairs; scratch: msm_scratch_floats(L) floats per OpenMP thread (omp_get_max_threads()). */
+ * each pair a < b is scored once and the diagonal a == b is not written; dB NULL then means dB =
+ * dA. In a cross-block call dA and dB must not overlap. Threads: OpenMP over pairs, each sgemm
+ * single-threaded (it calls ops_cpu(), which sets OpenBLAS to one thread); call it from outside
+ * any parallel region. scratch: msm_scratch_floats(L) floats per OpenMP thread
+ * (omp_get_max_threads()); thread t uses slice t. Deterministic: every value is one sgemm entry,
+ * whatever the thread count. */
 void msm_score_blocks(float *dA, float *dB, float *scratch, const float *A, const float *B, int na,
                       int nb, int L, int C, int ncols, int a0, int b0, int same);
 size_t msm_scratch_floats(int L);
 
 /* §A.6.1 step 2: out[i, p] += weight * mean of the k smallest of D[i, p, :] over the columns
- * j != self_col[i] (ncols - 1 values; k <= ncols - 1). Accumulates in double (§A.6.2: the mean
- * over layers and degrees is taken as weighted sums). */
+ * j != self_col[i] (ncols - 1 values; 1 <= k <= ncols - 1). Partial selection on a copy; the
+ * mean is the double sum of the k values rounded to float (the reference averages in fp32).
+ * Accumulates in double (§A.6.2: the mean over layers and degrees is taken as weighted sums).
+ * OpenMP over rows; call it from outside any parallel region. */
 void msm_interval_average(double *out, const float *D, const int *self_col, int n, int L, int ncols,
                           int k, double weight);
 
 /* §A.6.3: bilinear, align_corners=True upsampling of a h x w grid to S x S: source coordinate
- * u (h-1)/(S-1). Returns the maximum of the upsampled map (the image score). */
+ * u (h-1)/(S-1), computed in double as PyTorch does for a float64 map; out [S, S] rounded to
+ * float. Returns the maximum of the double values (the image score). */
 double upsample_bilinear_ac(float *out, const double *grid, int h, int w, int S);
 
 /* §A.7 RsCIN: scores [N] (raw), feats [N, D] (image-level embeddings), windows (k values;
- * a 0 anywhere or feats NULL returns the scores unchanged). out [N]. Min-max normalised first;
- * all scores equal gives NaN in the reference: ancd returns zeros and logs (documented). */
+ * a 0 anywhere, no windows or feats NULL returns the scores unchanged). out [N]. Min-max
+ * normalised first; all scores equal gives NaN in the reference: ancd returns zeros and the
+ * caller, which can name the category, logs it. W = F F^T in float; per row the k largest of W
+ * are kept, ties broken by the lower image index (the reference's topk tie order is
+ * unspecified); k >= N keeps the whole row. */
 void rscin(double *out, const double *scores, const float *feats, int N, int D, const int *windows,
            int n_windows);
 

@@ -1,15 +1,19 @@
-/* ancd bench: this machine's SGEMM GFLOP/s (the peak every ratio is taken against) and the ViT
- * forward measured against it (issue 3 "Speed"). Times are the best of --repeat runs after one
- * warm-up run; the backend is synchronised before each clock read. */
+/* ancd bench: this machine's SGEMM GFLOP/s (the peak every ratio is taken against), the ViT
+ * forward (issue 3 "Speed") and MuSc's mutual scoring (issue 4) measured against it. Times are
+ * the best of --repeat runs after one warm-up run; the backend is synchronised before each clock
+ * read. */
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 #include "error.h"
 #include "log.h"
+#include "musc.h"
 #include "ops.h"
 #include "rng.h"
 #include "vit.h"
@@ -146,8 +150,103 @@ static int bench_vit(const bench *b, const char *arch) {
   return rc;
 }
 
+/* N images of L random unit rows of C values (uniform in [-1, 1), then scaled), in parallel:
+ * each value is a function of its index only, so every thread count gives the same features. */
+static float *random_unit_features(int N, int L, int C, uint64_t seed) {
+  float *z = xmalloc((size_t)N * L * C * sizeof *z);
+#pragma omp parallel for schedule(static)
+  for (long row = 0; row < (long)N * L; row++) {
+    float *v = z + (size_t)row * C;
+    double ss = 0.0;
+    for (int c = 0; c < C; c++) {
+      v[c] = (float)(2.0 * rng_uniform_at(seed, (uint64_t)row * C + c) - 1.0);
+      ss += (double)v[c] * v[c];
+    }
+    for (int c = 0; c < C; c++)
+      v[c] = (float)(v[c] / sqrt(ss));
+  }
+  return z;
+}
+
+/* MSM for one (layer, r) on random unit features, all N images in one block (one rank). The
+ * Q = --queries images 0..Q-1 are scored against the whole pool: their pairs among themselves
+ * (one same-block call, both directions) and against images Q..N-1 (one cross-block call, the
+ * query side only), each pair computed once, then the interval average of their rows. Q = N is
+ * the full MSM. Figures: GFLOP/s counting 2 L^2 C per pair computed; ms per query (this run's
+ * time / Q); ms per image of a full pool, where each image's share is (N - 1) / 2 pairs (a
+ * pair's block gives both images their distances); the peak memory of the full pool on one rank
+ * (features, the N x L x N distances, the N x L accumulator, the per-thread scratch) computed,
+ * and the measured max RSS of this process. */
+static int bench_msm(const bench *b, int N, int L, int C, int Q) {
+  if (Q <= 0 || Q > N)
+    Q = N;
+  const int threads = omp_get_max_threads(), k = msm_k(N, 0.3);
+  const size_t img = (size_t)L * C, scratch_floats = (size_t)threads * msm_scratch_floats(L);
+  double t0 = now_seconds();
+  float *Z = random_unit_features(N, L, C, 61);
+  log_info("msm: %d images x %d patches x %d dims (%.2f GiB of features) made in %.1f s", N, L, C,
+           (double)N * img * 4 / 1073741824.0, now_seconds() - t0);
+  float *scratch = xmalloc(scratch_floats * sizeof *scratch);
+  float *D = xmalloc((size_t)Q * L * N * sizeof *D);
+  double *acc = xmalloc((size_t)Q * L * sizeof *acc);
+  int *self = xmalloc((size_t)Q * sizeof *self);
+  for (int q = 0; q < Q; q++)
+    self[q] = q;
+  /* Warm-up: the pair (0, 1) (OpenBLAS buffers, first touch of the scratch). */
+  msm_score_blocks(D, NULL, scratch, Z, Z + img, 1, 1, L, C, N, 0, 1, 0);
+
+  const double pairs = (double)Q * (Q - 1) / 2 + (double)Q * (N - Q);
+  double best = 1e30, best_score = 0.0;
+  for (int r = 0; r < b->repeat; r++) {
+    memset(acc, 0, (size_t)Q * L * sizeof *acc);
+    double ts = now_seconds();
+    msm_score_blocks(D, NULL, scratch, Z, Z, Q, Q, L, C, N, 0, 0, 1);
+    if (Q < N)
+      msm_score_blocks(D, NULL, scratch, Z, Z + (size_t)Q * img, Q, N - Q, L, C, N, 0, Q, 0);
+    double tm = now_seconds();
+    msm_interval_average(acc, D, self, Q, L, N, k, 1.0);
+    double te = now_seconds();
+    if (te - ts < best) {
+      best = te - ts;
+      best_score = tm - ts;
+    }
+  }
+  int rc = 0;
+  for (size_t i = 0; i < (size_t)Q * L && rc == 0; i++)
+    if (!isfinite(acc[i]) || acc[i] <= 0.0 || acc[i] > 2.0)
+      rc = ancd_errorf("bench msm: score %g of patch %zu outside (0, 2]", acc[i], i);
+  free(Z);
+  free(scratch);
+  free(D);
+  free(acc);
+  free(self);
+  if (rc)
+    return rc;
+  struct rusage ru;
+  size_t rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (size_t)ru.ru_maxrss * 1024 : 0;
+  const size_t full_peak = (size_t)N * img * sizeof(float) + (size_t)N * L * N * sizeof(float) +
+                           (size_t)N * L * sizeof(double) + scratch_floats * sizeof(float);
+  const double ms_query = best / Q * 1e3, ms_image = best / pairs * (N - 1) / 2 * 1e3;
+  char sz[160], extra[320];
+  snprintf(sz, sizeof sz, "\"n\": %d, \"patches\": %d, \"dim\": %d, \"queries\": %d, \"k\": %d", N,
+           L, C, Q, k);
+  snprintf(extra, sizeof extra,
+           ", \"pairs\": %.0f, \"score_seconds\": %.6g, \"ms_per_query\": %.6g, "
+           "\"ms_per_image_full_pool\": %.6g, \"threads\": %d, \"max_rss_bytes\": %zu",
+           pairs, best_score, ms_query, ms_image, threads, rss);
+  report(b, "msm", sz, best, 2.0 * L * L * C * pairs, full_peak, extra);
+  if (!b->json)
+    printf("%-18s %.0f pairs, %.1f ms per query, %.1f ms per image of the full pool, "
+           "GEMM+max %.4f s, interval average %.4f s; full-pool peak %.1f MiB computed, "
+           "max RSS %.1f MiB measured\n",
+           "", pairs, ms_query, ms_image, best_score, best - best_score, full_peak / 1048576.0,
+           rss / 1048576.0);
+  return 0;
+}
+
 int job_bench(int argc, char **argv) {
-  int json = 0, threads = 0, batch = 8, repeat = 3;
+  int json = 0, threads = 0, batch = 8, repeat = 3, n = 200, patches = 1369, dim = 1024,
+      queries = 0;
   const cli_opt opts[] = {
       {"json", 0, CLI_FLAG, &json, NULL, "one JSON object per benchmark line"},
       {"threads", 0, CLI_INT, &threads, "N", "CPU threads (the OpenMP team); 0: default"},
@@ -155,6 +254,11 @@ int job_bench(int argc, char **argv) {
       {"repeat", 0, CLI_INT, &repeat, "R",
        "timed runs after one warm-up; the best is kept "
        "(default 3)"},
+      {"n", 0, CLI_INT, &n, "N", "msm: images in the pool (default 200)"},
+      {"patches", 0, CLI_INT, &patches, "L", "msm: patches per image (default 1369 = 37 x 37)"},
+      {"dim", 0, CLI_INT, &dim, "C", "msm: feature width (default 1024)"},
+      {"queries", 0, CLI_INT, &queries, "Q",
+       "msm: score only images 0..Q-1 against the pool (default: all N, the full MSM)"},
       {0},
   };
   const cli_job job = {
@@ -162,20 +266,31 @@ int job_bench(int argc, char **argv) {
       "Benchmarks on the configured device. gemm: SGEMM GFLOP/s at ViT-B/16 shapes and 2048^3; "
       "the best is the peak that every ratio uses. vit: that, then the forward of random "
       "ViT-B/16 and ViT-Ti/16 at 224 px (images/s, GEMM GFLOP/s, ratio to SGEMM, peak memory). "
+      "msm: that, then MuSc's mutual scoring of one (layer, r) on random unit features on the "
+      "CPU (ms per query image and per image of the full pool, GFLOP/s at 2 L^2 C per image "
+      "pair, ratio to SGEMM, full-pool memory of one rank computed and the measured max RSS). "
       "On CPU, OpenBLAS picks its kernels by CPU type; on an unrecognised CPU set "
       "OPENBLAS_CORETYPE (e.g. Haswell) in the environment.",
-      "gemm|vit [--json] [--threads N] [--batch B] [--repeat R] [-c FILE] [--set device=cpu]", opts,
-      1};
+      "gemm|vit|msm [--json] [--threads N] [--batch B] [--repeat R] [--n N] [--patches L] "
+      "[--dim C] [--queries Q] [-c FILE] [--set device=cpu]",
+      opts, 1};
   cli_args a;
   int rc = cli_parse(&a, &job, argc, argv);
   if (rc || a.help)
     return rc;
-  if (a.n_positional != 1 || (strcmp(a.positional[0], "gemm") && strcmp(a.positional[0], "vit"))) {
-    fprintf(stderr, "ancd bench: expected 'gemm' or 'vit' (see 'ancd bench --help')\n");
+  if (a.n_positional != 1 || (strcmp(a.positional[0], "gemm") && strcmp(a.positional[0], "vit") &&
+                              strcmp(a.positional[0], "msm"))) {
+    fprintf(stderr, "ancd bench: expected 'gemm', 'vit' or 'msm' (see 'ancd bench --help')\n");
     return ANCD_EXIT_USAGE;
   }
   if (threads < 0 || batch < 1 || repeat < 1) {
     fprintf(stderr, "ancd bench: --threads >= 0, --batch >= 1 and --repeat >= 1 are needed\n");
+    return ANCD_EXIT_USAGE;
+  }
+  const int msm = !strcmp(a.positional[0], "msm");
+  if (msm && (n < 2 || patches < 1 || dim < 1 || queries < 0 || queries > n)) {
+    fprintf(stderr, "ancd bench msm: --n >= 2, --patches >= 1, --dim >= 1 and 0 <= --queries <= "
+                    "--n are needed\n");
     return ANCD_EXIT_USAGE;
   }
   config_set *cs = xmalloc(sizeof *cs);
@@ -194,6 +309,10 @@ int job_bench(int argc, char **argv) {
   free(cs);
   if (rc)
     return rc;
+  if (msm && strcmp(o->name, "cpu")) { /* MSM is CPU code: its peak is the CPU's SGEMM */
+    log_info("bench msm runs on the CPU; the SGEMM peak is measured there too");
+    o = ops_cpu();
+  }
   if (threads > 0) /* the CPU backend's OpenMP team; OpenBLAS runs single-threaded inside it */
     omp_set_num_threads(threads);
   if (!strcmp(o->name, "cpu"))
@@ -209,6 +328,10 @@ int job_bench(int argc, char **argv) {
       log_error("%s", ancd_error());
       return ANCD_EXIT_INPUT;
     }
+  }
+  if (msm && bench_msm(&b, n, patches, dim, queries) != 0) {
+    log_error("%s", ancd_error());
+    return ANCD_EXIT_INPUT;
   }
   return ANCD_EXIT_OK;
 }

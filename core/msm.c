@@ -1,0 +1,242 @@
+/* musc §A.6 MSM on buffers: one L x L dot-product block per image pair gives both directions of
+ * the patch-to-image distance (row max and column max); the interval average then takes the k
+ * smallest of each patch's N - 1 distances. Also §A.6.3 (map upsampling) and §A.7 (RsCIN). */
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "musc.h"
+#include "ops.h"
+
+/* §A.6.1 step 2: the double product truncated, as int((N - 1) * topmin_max) in Python. */
+int msm_k(int N, double topmin_max) {
+  int k = (int)((double)(N - 1) * topmin_max);
+  return k < 1 ? 1 : k;
+}
+
+/* The dot-product block and a running column maximum, rounded up to a 64-byte multiple so that
+ * every thread's slice starts on its own cache line. */
+size_t msm_scratch_floats(int L) {
+  size_t n = (size_t)L * L + (size_t)L;
+  return (n + 15) / 16 * 16;
+}
+
+/* Euclidean distance of two unit vectors from their dot product, in float as torch.cdist's GEMM
+ * path (|a|^2 + |b|^2 - 2 a.b with unit norms), clamped at 0 before the root. */
+static inline float unit_distance(float dot) {
+  float d2 = 2.0f - 2.0f * dot;
+  return sqrtf(d2 > 0.0f ? d2 : 0.0f);
+}
+
+/* G [L, L] = Aa . Bb^T, then per row p its max (-> dA row p) and per column q its max (-> dB
+ * row q), in one pass over the rows of G with a running column maximum (colmax: L floats). */
+static void score_pair(float *dA_col, float *dB_col, float *G, float *colmax, const float *Aa,
+                       const float *Bb, int L, int C, int ncols) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, C, 1.0f, Aa, C, Bb, C, 0.0f, G, L);
+  for (int q = 0; q < L; q++)
+    colmax[q] = -INFINITY;
+  for (int p = 0; p < L; p++) {
+    const float *g = G + (size_t)p * L;
+    float rm = -INFINITY;
+#pragma omp simd reduction(max : rm)
+    for (int q = 0; q < L; q++) {
+      float v = g[q];
+      rm = v > rm ? v : rm;
+      colmax[q] = v > colmax[q] ? v : colmax[q];
+    }
+    dA_col[(size_t)p * ncols] = unit_distance(rm);
+  }
+  if (dB_col)
+    for (int q = 0; q < L; q++)
+      dB_col[(size_t)q * ncols] = unit_distance(colmax[q]);
+}
+
+/* musc §A.6.1 step 1 (see musc.h). Pairs are spread over the OpenMP team one at a time (dynamic:
+ * the triangle of a same-block call is uneven); each sgemm is single-threaded. */
+void msm_score_blocks(float *dA, float *dB, float *scratch, const float *A, const float *B, int na,
+                      int nb, int L, int C, int ncols, int a0, int b0, int same) {
+  (void)ops_cpu(); /* OpenBLAS single-threaded: the OpenMP team owns the cores */
+  if (same && (na != nb || a0 != b0 || A != B))
+    ANCD_FATAL("msm_score_blocks: same = 1 needs A == B, na == nb and a0 == b0");
+  if (same && !dB)
+    dB = dA; /* one block: both directions land in the same matrix */
+  const size_t per_thread = msm_scratch_floats(L);
+  const size_t img = (size_t)L * C, row = (size_t)L * ncols;
+#pragma omp parallel
+  {
+    float *G = scratch + (size_t)omp_get_thread_num() * per_thread;
+    float *colmax = G + (size_t)L * L;
+#pragma omp for collapse(2) schedule(dynamic, 1)
+    for (int a = 0; a < na; a++)
+      for (int b = 0; b < nb; b++) {
+        if (same && b <= a)
+          continue;
+        float *dA_col = dA + a * row + (size_t)(b0 + b);
+        float *dB_col = dB ? dB + b * row + (size_t)(a0 + a) : NULL;
+        score_pair(dA_col, dB_col, G, colmax, A + a * img, B + b * img, L, C, ncols);
+      }
+  }
+}
+
+/* Reorders a[0, m) so that a[0, k) holds the k smallest values (Hoare quickselect, median of
+ * three). Every scan stops at the pivot's value or at an element swapped past it, so it stays in
+ * range even with NaN (which the callers reject beforehand). */
+static void select_smallest(float *a, int m, int k) {
+  int lo = 0, hi = m - 1;
+  const int target = k - 1;
+  while (lo < hi) {
+    int mid = lo + (hi - lo) / 2;
+    float x = a[lo], y = a[mid], z = a[hi];
+    float pv = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
+    int i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < pv)
+        i++;
+      while (a[j] > pv)
+        j--;
+      if (i <= j) {
+        float t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (target <= j)
+      hi = j;
+    else if (target >= i)
+      lo = i;
+    else
+      break; /* a[j+1 .. i-1] all equal the pivot, target among them */
+  }
+}
+
+/* musc §A.6.1 step 2. The sum of the k smallest is taken in double and the mean rounded to
+ * float: the exactly rounded value of the reference's fp32 mean, whatever its summation order. */
+void msm_interval_average(double *out, const float *D, const int *self_col, int n, int L, int ncols,
+                          int k, double weight) {
+  const int m = ncols - 1;
+  if (k < 1 || k > m)
+    ANCD_FATAL("interval average: k = %d outside [1, %d]", k, m);
+  for (int i = 0; i < n; i++)
+    if (self_col[i] < 0 || self_col[i] >= ncols)
+      ANCD_FATAL("interval average: image %d's own column %d outside [0, %d)", i, self_col[i],
+                 ncols);
+#pragma omp parallel
+  {
+    float *buf = xmalloc((size_t)m * sizeof *buf);
+#pragma omp for schedule(static)
+    for (long row = 0; row < (long)n * L; row++) {
+      const int i = (int)(row / L), self = self_col[i];
+      const float *d = D + (size_t)row * ncols;
+      int t = 0;
+      for (int j = 0; j < ncols; j++)
+        if (j != self)
+          buf[t++] = d[j];
+      if (k < m)
+        select_smallest(buf, m, k);
+      double s = 0.0;
+      for (int j = 0; j < k; j++)
+        s += buf[j];
+      float mean = (float)(s / k);
+      out[row] += weight * (double)mean;
+    }
+    free(buf);
+  }
+}
+
+/* musc §A.6.3: PyTorch's upsample_bilinear2d with align_corners=True in double: source index
+ * dst * (in - 1) / (out - 1) (0 when out or in is 1), lower tap floor, upper tap clamped. */
+double upsample_bilinear_ac(float *out, const double *grid, int h, int w, int S) {
+  const double sy = (S > 1 && h > 1) ? (double)(h - 1) / (S - 1) : 0.0;
+  const double sx = (S > 1 && w > 1) ? (double)(w - 1) / (S - 1) : 0.0;
+  double best = -INFINITY;
+  for (int v = 0; v < S; v++) {
+    double fy = sy * v;
+    int y0 = (int)fy;
+    int y1 = y0 + (y0 < h - 1);
+    double ly1 = fy - y0, ly0 = 1.0 - ly1;
+    for (int u = 0; u < S; u++) {
+      double fx = sx * u;
+      int x0 = (int)fx;
+      int x1 = x0 + (x0 < w - 1);
+      double lx1 = fx - x0, lx0 = 1.0 - lx1;
+      double val = ly0 * (lx0 * grid[(size_t)y0 * w + x0] + lx1 * grid[(size_t)y0 * w + x1]) +
+                   ly1 * (lx0 * grid[(size_t)y1 * w + x0] + lx1 * grid[(size_t)y1 * w + x1]);
+      out[(size_t)v * S + u] = (float)val;
+      best = val > best ? val : best;
+    }
+  }
+  return best;
+}
+
+/* Order of one RsCIN row: larger similarity first, the lower column index first among equals
+ * (torch.topk leaves tie order unspecified; ancd fixes it). */
+static _Thread_local const float *rscin_row; /* qsort has no context argument */
+static int by_similarity(const void *pa, const void *pb) {
+  int a = *(const int *)pa, b = *(const int *)pb;
+  float wa = rscin_row[a], wb = rscin_row[b];
+  if (wa != wb)
+    return wa > wb ? -1 : 1;
+  return (a > b) - (a < b);
+}
+
+/* musc §A.7.1 RsCIN. W = F F^T in float (sgemm); per window k the k most similar images of each
+ * row (itself included when it is the row maximum) give a similarity-weighted mean of the
+ * min-max normalised scores; windows are averaged. k >= N keeps the whole row (the reference's
+ * topk would fail). A zero row sum gives Inf/NaN as in the reference; callers check. */
+void rscin(double *out, const double *scores, const float *feats, int N, int D, const int *windows,
+           int n_windows) {
+  int use = feats != NULL && n_windows > 0;
+  for (int w = 0; w < n_windows; w++) {
+    if (windows[w] < 0)
+      ANCD_FATAL("RsCIN window %d < 0", windows[w]);
+    if (windows[w] == 0)
+      use = 0;
+  }
+  if (!use) {
+    memcpy(out, scores, (size_t)N * sizeof *out);
+    return;
+  }
+  double lo = scores[0], hi = scores[0];
+  for (int i = 1; i < N; i++) {
+    lo = scores[i] < lo ? scores[i] : lo;
+    hi = scores[i] > hi ? scores[i] : hi;
+  }
+  if (!(hi > lo)) { /* 0/0 in the reference: zeros here, the caller logs it */
+    memset(out, 0, (size_t)N * sizeof *out);
+    return;
+  }
+  double *s = xmalloc((size_t)N * sizeof *s);
+  for (int i = 0; i < N; i++)
+    s[i] = (scores[i] - lo) / (hi - lo);
+  (void)ops_cpu();
+  float *W = xmalloc((size_t)N * N * sizeof *W);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, D, 1.0f, feats, D, feats, D, 0.0f, W,
+              N);
+  int *order = xmalloc((size_t)N * sizeof *order);
+  for (int i = 0; i < N; i++) {
+    rscin_row = W + (size_t)i * N;
+    for (int j = 0; j < N; j++)
+      order[j] = j;
+    qsort(order, (size_t)N, sizeof *order, by_similarity);
+    double total = 0.0;
+    for (int w = 0; w < n_windows; w++) {
+      int k = windows[w] < N ? windows[w] : N;
+      double num = 0.0, den = 0.0;
+      for (int m = 0; m < k; m++) {
+        double wij = rscin_row[order[m]];
+        num += wij * s[order[m]];
+        den += wij;
+      }
+      total += num / den;
+    }
+    out[i] = total / n_windows;
+  }
+  free(order);
+  free(W);
+  free(s);
+}

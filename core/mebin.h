@@ -1,0 +1,41 @@
+/* MEBin, main element binarization (anomalyncd_spec §2): per category, the search range of the
+ * per-image map maxima; per image, a 64-threshold sweep of the normalised map, 6x6 erosion with
+ * OpenCV's anchor and border, 8-connected component counts, and the longest stable run of equal
+ * non-zero counts. Maps are the 8-bit maps MEBin sees (joint min-max over the category, x255,
+ * truncated). */
+#ifndef ANCD_MEBIN_H
+#define ANCD_MEBIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MEBIN_MAX_STEPS 256
+
+/* §2.1: MIN and MAX of the per-image maxima. */
+void mebin_search_range(int *min, int *max, const uint8_t *maxima, int n);
+
+/* OpenCV erode with a k x k ones kernel, anchor (k/2, k/2) (window x-k/2 .. x+(k-1)/2... as
+ * cv2 places it), border = +inf (the edge never erodes). k = 0 or 1 copies. */
+void erode_ocv(uint8_t *out, const uint8_t *in, int h, int w, int k);
+/* Number of 8-connected foreground (non-zero) components. labels: h*w ints of scratch. */
+int count_components8(int *labels, const uint8_t *mask, int h, int w);
+
+/* §2.4 on a count sequence c[0..n-1] (high threshold first): returns k* (end of the chosen run)
+ * and *est, or -1 and est 0 when no run of >= min_len equal non-zero counts exists. */
+int mebin_select_run(int *est, const int *counts, int n, int min_len);
+
+typedef struct {
+  int threshold; /* t_raw on the 8-bit map; 255 when no region */
+  int est;       /* estimated number of main elements */
+  int n_steps, counts[MEBIN_MAX_STEPS];
+  int degenerate; /* MAX == MIN: every pixel >= MIN is foreground (the reference divides by 0) */
+} mebin_result;
+
+/* §2.2-§2.4 for one map u8 [h, w]: mask u8 [h, w] 0/255 = erode(map > t_raw). sample_rate 4
+ * gives the sweep 255, 251, ..., 3. scratch: mebin_scratch_bytes(h, w). */
+void mebin_binarize(uint8_t *mask, mebin_result *res, void *scratch, const uint8_t *map, int h,
+                    int w, int min, int max, int sample_rate, int min_interval_len,
+                    int erode_kernel);
+size_t mebin_scratch_bytes(int h, int w);
+
+#endif

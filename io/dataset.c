@@ -31,8 +31,10 @@ static void set_reason(char *out, size_t n, const char *path, const char *msg) {
 }
 
 /* Decodes the image and its mask; on failure fills reason and says which file was bad
- * (0 image, 1 mask). Returns 0 when both are good. */
-static int check_item(const ds_item *it, char *reason, size_t n, int *bad_is_mask) {
+ * (0 image, 1 mask). Returns 0 when both are good. A mask of another size than its image is bad
+ * unless mask_size_ok. */
+static int check_item(const ds_item *it, char *reason, size_t n, int *bad_is_mask,
+                      int mask_size_ok) {
   image_u8 img = {0}, mask = {0};
   *bad_is_mask = 0;
   if (image_load(&img, it->path, 0) != 0) {
@@ -45,7 +47,7 @@ static int check_item(const ds_item *it, char *reason, size_t n, int *bad_is_mas
     if (image_load(&mask, it->mask, 1) != 0) {
       set_reason(reason, n, it->mask, ancd_error());
       rc = -1;
-    } else if (mask.w != img.w || mask.h != img.h) {
+    } else if (!mask_size_ok && (mask.w != img.w || mask.h != img.h)) {
       snprintf(reason, n, "mask is %dx%d but its image is %dx%d", mask.w, mask.h, img.w, img.h);
       rc = -1;
     }
@@ -56,6 +58,10 @@ static int check_item(const ds_item *it, char *reason, size_t n, int *bad_is_mas
 }
 
 int ds_validate(ds_manifest *m, ds_report *r, double max_bad_fraction) {
+  return ds_validate_ex(m, r, max_bad_fraction, 0);
+}
+
+int ds_validate_ex(ds_manifest *m, ds_report *r, double max_bad_fraction, int mask_size_ok) {
   memset(r, 0, sizeof *r);
   const int n = m->n;
   char(*reason)[256] = xcalloc((size_t)n + 1, sizeof *reason);
@@ -68,7 +74,7 @@ int ds_validate(ds_manifest *m, ds_report *r, double max_bad_fraction) {
 #pragma omp parallel for schedule(dynamic, 4)
   for (int i = 0; i < n; i++) {
     int bad_is_mask;
-    if (check_item(&m->items[i], reason[i], sizeof reason[i], &bad_is_mask) != 0)
+    if (check_item(&m->items[i], reason[i], sizeof reason[i], &bad_is_mask, mask_size_ok) != 0)
       status[i] = 1 + bad_is_mask;
     long now;
 #pragma omp atomic capture

@@ -54,6 +54,9 @@ typedef struct {
  * whose size differs from the image are reported (path + reason) and their items removed.
  * Returns -1 (with a summary in ancd_error()) when the bad fraction exceeds max_bad_fraction. */
 int ds_validate(ds_manifest *m, ds_report *r, double max_bad_fraction);
+/* As ds_validate; mask_size_ok = 1 accepts masks of another size than their image, for stages
+ * that resize them (detect: nearest to the image size, issue 4 "Bad input"). */
+int ds_validate_ex(ds_manifest *m, ds_report *r, double max_bad_fraction, int mask_size_ok);
 void ds_report_free(ds_report *r);
 
 /* The summary that `ancd info -c CFG` prints: counts per type (test, train, masks) and, when r is

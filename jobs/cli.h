@@ -54,5 +54,7 @@ int job_synth(int argc, char **argv);
 int job_info(int argc, char **argv);
 int job_config(int argc, char **argv);
 int job_bench(int argc, char **argv);
+int job_detect(int argc, char **argv);
+int job_report(int argc, char **argv);
 
 #endif

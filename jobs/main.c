@@ -12,12 +12,12 @@ typedef struct {
 } job_entry;
 
 static const job_entry jobs[] = {
-    {"detect", NULL, "anomaly maps and scores per image (MuSc, HETMM, or imported maps)"},
+    {"detect", job_detect, "anomaly maps and scores per image (MuSc, HETMM, or imported maps)"},
     {"regions", NULL, "MEBin binarization and anomaly-centred crops into regions.h5"},
     {"train", NULL, "train the mask-guided ViT (MGViT) on the regions, data-parallel"},
     {"classify", NULL, "predict anomaly classes, merge regions, clustering metrics"},
     {"run", NULL, "every stage over every category of a config, resumable"},
-    {"report", NULL, "gather per-category results into tables.md / tables.csv"},
+    {"report", job_report, "gather per-category results into tables.md / tables.csv"},
     {"synth", job_synth, "write the built-in synthetic dataset (MVTec layout)"},
     {"bench", job_bench, "kernel and stage benchmarks against this machine's GEMM peak"},
     {"info", job_info, "backends, devices, MPI world, libraries, dataset summary"},

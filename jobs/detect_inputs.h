@@ -1,0 +1,55 @@
+/* The inputs of `ancd detect`: the backbone, one image's network input, its pixel ground truth
+ * at the map size, and the subset grouping of musc §A.6.5. Files in, buffers out; no MPI. */
+#ifndef ANCD_DETECT_INPUTS_H
+#define ANCD_DETECT_INPUTS_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "dataset.h"
+#include "image.h"
+#include "vit.h"
+#include "vit_load.h"
+
+/* The backbone of a category and what it implies (musc §A.4). */
+typedef struct {
+  vit_checkpoint *ck; /* NULL for random weights */
+  float *storage;     /* random weights */
+  vit_desc desc;
+  vit_weights w;
+  vit_model *model;
+  float mean[3], std[3]; /* input normalisation */
+  resize_mode resize;    /* CLIP: Pillow bicubic, others bilinear (Pillow <= 12 pass order) */
+  int S, h, L, T, C, E;  /* input side, patch grid side, patches, tokens per tap, width,
+                            image-embedding width */
+  char text[1024];       /* one line for logs and the maps.h5 attribute */
+} detect_backbone;
+
+/* backbone.weights (a safetensors file, or random: backbone.arch drawn from seed), the CLIP
+ * activation for detect.image_size, the normalisation, and the model on device for batches of up
+ * to max_batch. Returns 0, ANCD_EXIT_INPUT (unreadable weights) or ANCD_EXIT_USAGE (unknown
+ * arch, image size not a multiple of the patch, a tap beyond the depth, no such device), with
+ * ancd_error() set. */
+int detect_backbone_load(detect_backbone *b, const config *c, int max_batch);
+void detect_backbone_free(detect_backbone *b);
+
+/* musc §A.4.1: the image as RGB, squash-resized to S x S with mode (Pillow bicubic for CLIP,
+ * bilinear otherwise; the *_PIL12 modes, since MuSc ran Pillow <= 12), normalised to
+ * chw [3, S, S]. rgb_out [S, S, 3] (may be NULL) receives the resized pixels. */
+int detect_load_image(float *chw, uint8_t *rgb_out, const char *path, int S, resize_mode mode,
+                      const float mean[3], const float std[3]);
+
+/* musc §A.3: out [S, S] 0/1, the ground truth of it at the map size. No mask: zeros.
+ * MVTec rule (every layout but visa): the gray mask is binarized at 128 first (MTD's masks are
+ * anti-aliased; MVTec's are 0/255 already, so this changes nothing there), resized with Pillow
+ * bilinear (Pillow <= 12 pass order) and a pixel is positive iff it is exactly 255, as the
+ * reference's int cast keeps only 1.0. visa rule: the raw mask resized, positive iff > 0.
+ * A mask of another size than its image is first resized to the image size with nearest
+ * (OpenCV INTER_NEAREST) and logged. */
+int detect_load_mask(uint8_t *out, const ds_item *it, int S, int visa_rule);
+
+/* musc §A.6.5: group[i] = the group of item i by the parent folder of its path (the defect type
+ * in MVTec/BTAD, Anomaly/Normal in VisA), numbered in first-appearance order. */
+void detect_parent_groups(int *group, const ds_item *items, int n);
+
+#endif

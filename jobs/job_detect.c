@@ -1,0 +1,685 @@
+/* ancd detect: MuSc anomaly maps and scores for every test image of every category
+ * (musc_hetmm_spec Part A; issue 4). Categories go round-robin to the groups of
+ * parallel.group_size ranks; inside a group each rank runs the ViT on its contiguous shard, MSM
+ * sends the features round a ring (mpi/msm_dist.c), and group rank 0 does RsCIN and the metrics.
+ * Per category: maps.h5 (written last, so a complete maps.h5 means the category is done and a
+ * rerun skips it), metrics.json, optional heat maps and exported PNG maps; per dataset:
+ * tables.md / tables.csv.
+ *
+ * Every rank of a group takes part in every collective: each step returns an exit code that
+ * the ranks agree on (MPI_MAX) before the next collective, so a failing rank never leaves the
+ * others waiting. Exit codes: 0 ok, 1 data error (the message names the category and file),
+ * 2 usage error. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dataset.h"
+#include "detect_inputs.h"
+#include "detect_outputs.h"
+#include "detect_store.h"
+#include "error.h"
+#include "fsutil.h"
+#include "log.h"
+#include "metrics.h"
+#include "msm_dist.h"
+#include "musc.h"
+#include "output_paths.h"
+#include "pyrandom.h"
+#include "vit.h"
+#include "world.h"
+
+/* One category's run on one rank of its group. */
+typedef struct {
+  const config *cfg;
+  const char *category;
+  const char *export_dir; /* --export-maps, or NULL */
+  MPI_Comm comm;
+  int rank, size; /* in the group */
+  char dir[OUTPUT_PATH_LEN];
+  char hash[17];
+
+  ds_item *items; /* [n] test images, manifest order, on every rank */
+  int n, has_masks;
+  int first, n_own; /* this rank's images [first, first + n_own) */
+  int *counts, *displs;
+
+  detect_backbone bb;
+  int S, h, L, T, C, E, has_cls, n_layers;
+  float **taps;                  /* [n_layers][n_own, T, C] */
+  float *embed;                  /* [n_own, E] */
+  uint8_t *rgb;                  /* [n_own, S, S, 3] when heat maps are drawn */
+  double *acc;                   /* [n_own, L] MSM patch scores */
+  float *maps;                   /* [n_own, S, S] */
+  uint8_t *masks;                /* [n_own, S, S] when has_masks */
+  double *scores, *scores_rscin; /* [n] on every rank */
+  uint8_t *labels;               /* [n] */
+  const char **paths, **types;   /* [n] */
+} detect_run;
+
+static int agree(int code, MPI_Comm comm) {
+  int out = code;
+  CHECK_MPI(MPI_Allreduce(&code, &out, 1, MPI_INT, MPI_MAX, comm));
+  return out;
+}
+
+/* agree() for a step whose failure message is in ancd_error(): printed once when every rank
+ * fails alike (by group rank 0), else by each failing rank. */
+static int agree_report(int code, const detect_run *r) {
+  int code0 = code;
+  CHECK_MPI(MPI_Bcast(&code0, 1, MPI_INT, 0, r->comm));
+  if (code && (r->rank == 0 || !code0))
+    log_error("category %s: %s", r->category, ancd_error());
+  return agree(code, r->comm);
+}
+
+/* MPI_Gatherv of this rank's rows (unit elements of type each) to group rank 0. */
+static void gather_rows(void *all, const void *own, int unit, MPI_Datatype type,
+                        const detect_run *r) {
+  MPI_Datatype row;
+  CHECK_MPI(MPI_Type_contiguous(unit, type, &row));
+  CHECK_MPI(MPI_Type_commit(&row));
+  static char dummy[8];
+  CHECK_MPI(MPI_Gatherv(own ? own : dummy, r->n_own, row, all ? all : dummy, r->counts, r->displs,
+                        row, 0, r->comm));
+  CHECK_MPI(MPI_Type_free(&row));
+}
+
+static int all_finite_f(const float *x, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(x[i]))
+      return 0;
+  return 1;
+}
+
+/* ---- step 2: the test images of the category, scanned and validated on group rank 0 ---- */
+
+static int load_items(detect_run *r) {
+  int rc = 0;
+  ds_manifest m = {0};
+  if (r->rank == 0) {
+    ds_report rep = {0};
+    if (ds_scan(&m, &r->cfg->dataset, r->category) != 0) {
+      log_error("%s", ancd_error());
+      rc = ANCD_EXIT_INPUT;
+    } else {
+      int kept = 0; /* detect reads the test split only: validate just those */
+      for (int i = 0; i < m.n; i++)
+        if (m.items[i].split == DS_TEST)
+          m.items[kept++] = m.items[i];
+      m.n = kept;
+      if (ds_validate_ex(&m, &rep, r->cfg->io.max_bad_fraction, 1) != 0) {
+        log_error("%s", ancd_error());
+        rc = ANCD_EXIT_INPUT;
+      }
+      ds_report_free(&rep);
+    }
+  }
+  rc = agree(rc, r->comm);
+  if (rc) {
+    ds_free(&m);
+    return rc;
+  }
+  int head[2] = {m.n, m.has_masks};
+  CHECK_MPI(MPI_Bcast(head, 2, MPI_INT, 0, r->comm));
+  r->n = head[0];
+  r->has_masks = head[1];
+  r->items = xmalloc(((size_t)r->n + 1) * sizeof *r->items);
+  if (r->rank == 0)
+    memcpy(r->items, m.items, (size_t)r->n * sizeof *r->items);
+  ds_free(&m);
+  MPI_Datatype item;
+  CHECK_MPI(MPI_Type_contiguous((int)sizeof(ds_item), MPI_BYTE, &item));
+  CHECK_MPI(MPI_Type_commit(&item));
+  CHECK_MPI(MPI_Bcast(r->items, r->n, item, 0, r->comm));
+  CHECK_MPI(MPI_Type_free(&item));
+  if (r->n < 2) {
+    if (r->rank == 0)
+      log_error("category %s: MuSc needs at least 2 test images, found %d", r->category, r->n);
+    return ANCD_EXIT_INPUT;
+  }
+
+  r->labels = xmalloc((size_t)r->n);
+  r->paths = xmalloc((size_t)r->n * sizeof *r->paths);
+  r->types = xmalloc((size_t)r->n * sizeof *r->types);
+  for (int i = 0; i < r->n; i++) {
+    r->labels[i] = (uint8_t)r->items[i].label;
+    r->paths[i] = r->items[i].path;
+    r->types[i] = r->items[i].type;
+  }
+  r->counts = xmalloc((size_t)r->size * sizeof *r->counts);
+  r->displs = xmalloc((size_t)r->size * sizeof *r->displs);
+  for (int k = 0; k < r->size; k++) {
+    long b, e;
+    partition_range(r->n, r->size, k, &b, &e);
+    r->counts[k] = (int)(e - b);
+    r->displs[k] = (int)b;
+  }
+  r->first = r->displs[r->rank];
+  r->n_own = r->counts[r->rank];
+  return 0;
+}
+
+/* ---- step 3: the backbone ---- */
+
+/* musc §A.4 (detect_inputs.c); the model is sized for this rank's batches. */
+static int load_backbone(detect_run *r) {
+  const int B = r->cfg->detect.batch_size;
+  int rc = detect_backbone_load(&r->bb, r->cfg, B < r->n_own ? B : r->n_own > 0 ? r->n_own : 1);
+  if (rc)
+    return rc;
+  r->S = r->bb.S;
+  r->h = r->bb.h;
+  r->L = r->bb.L;
+  r->T = r->bb.T;
+  r->C = r->bb.C;
+  r->E = r->bb.E;
+  r->has_cls = r->T - r->L;
+  r->n_layers = r->cfg->detect.layers.n;
+  return 0;
+}
+
+/* ---- step 4: features of this rank's images ---- */
+
+/* Decodes and preprocesses images [i0, i0 + B) of the shard into batch [B, 3, S, S]. */
+static int load_batch(detect_run *r, float *batch, int i0, int B) {
+  const size_t px = (size_t)r->S * r->S;
+  int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : failed)
+  for (int b = 0; b < B; b++) {
+    int k = i0 + b;
+    uint8_t *rgb = r->rgb ? r->rgb + (size_t)k * px * 3 : NULL;
+    if (detect_load_image(batch + (size_t)b * 3 * px, rgb, r->items[r->first + k].path, r->S,
+                          r->bb.resize, r->bb.mean, r->bb.std) != 0) {
+      log_error("category %s: %s", r->category, ancd_error());
+      failed++;
+    }
+  }
+  return failed ? ANCD_EXIT_INPUT : 0;
+}
+
+/* NaN/Inf in the taps or the embedding of image k of the shard: an error naming the image. */
+static int check_features(const detect_run *r, int k) {
+  const size_t tc = (size_t)r->T * r->C;
+  for (int l = 0; l < r->n_layers; l++)
+    if (!all_finite_f(r->taps[l] + (size_t)k * tc, tc)) {
+      log_error("category %s: %s: NaN or Inf in the features of block %d", r->category,
+                r->items[r->first + k].path, r->cfg->detect.layers.v[l]);
+      return ANCD_EXIT_INPUT;
+    }
+  if (!all_finite_f(r->embed + (size_t)k * r->E, (size_t)r->E)) {
+    log_error("category %s: %s: NaN or Inf in the image embedding", r->category,
+              r->items[r->first + k].path);
+    return ANCD_EXIT_INPUT;
+  }
+  return 0;
+}
+
+static int extract_features(detect_run *r) {
+  const int n_own = r->n_own, B = r->cfg->detect.batch_size;
+  const size_t px = (size_t)r->S * r->S, tc = (size_t)r->T * r->C;
+  r->taps = xcalloc((size_t)r->n_layers, sizeof *r->taps);
+  for (int l = 0; l < r->n_layers; l++)
+    r->taps[l] = xmalloc(((size_t)n_own * tc + 1) * sizeof(float));
+  r->embed = xmalloc(((size_t)n_own * r->E + 1) * sizeof(float));
+  if (strcmp(r->cfg->detect.vis, "none"))
+    r->rgb = xmalloc((size_t)n_own * px * 3 + 1);
+  float *batch = xmalloc(((size_t)(B < n_own ? B : n_own) * 3 * px + 1) * sizeof(float));
+  float **tap_out = xmalloc((size_t)r->n_layers * sizeof *tap_out);
+  char label[96];
+  snprintf(label, sizeof label, "extract %.60s", r->category);
+  progress p;
+  progress_start(&p, label, n_own);
+  int rc = 0;
+  for (int i0 = 0; i0 < n_own && !rc; i0 += B) {
+    int nb = n_own - i0 < B ? n_own - i0 : B;
+    rc = load_batch(r, batch, i0, nb);
+    for (int l = 0; l < r->n_layers; l++)
+      tap_out[l] = r->taps[l] + (size_t)i0 * tc;
+    if (!rc && vit_forward(r->bb.model, batch, nb, r->cfg->detect.layers.v, r->n_layers, tap_out,
+                           r->embed + (size_t)i0 * r->E, NULL) != 0) {
+      log_error("category %s: %s", r->category, ancd_error());
+      rc = ANCD_EXIT_INPUT;
+    }
+    for (int k = i0; k < i0 + nb && !rc; k++)
+      rc = check_features(r, k);
+    progress_update(&p, i0 + nb);
+  }
+  progress_finish(&p);
+  free(tap_out);
+  free(batch);
+  return rc;
+}
+
+/* ---- steps 5-6: subsets, LNAMD and distributed MSM ---- */
+
+/* MSM of one subset: acc rows of this rank's images in it. progress counts (r, layer) pairs. */
+static int score_subset(detect_run *r, const int *subset, int s, float *Z, float *scratch,
+                        progress *p, long *done) {
+  const config *c = r->cfg;
+  const size_t lc = (size_t)r->L * r->C, tc = (size_t)r->T * r->C;
+  int N_s = 0, first_s = 0, n_s = 0;
+  int *own = xmalloc(((size_t)r->n_own + 1) * sizeof *own); /* shard indices in the subset */
+  for (int i = 0; i < r->n; i++) {
+    if (subset[i] != s)
+      continue;
+    N_s++;
+    if (i < r->first)
+      first_s++;
+    else if (i < r->first + r->n_own)
+      own[n_s++] = i - r->first;
+  }
+  if (N_s < 2) {
+    if (r->rank == 0)
+      log_error("category %s: subset %d of detect.divide_num=%d has %d image%s; MuSc needs at "
+                "least 2",
+                r->category, s, c->detect.divide_num, N_s, N_s == 1 ? "" : "s");
+    free(own);
+    return ANCD_EXIT_INPUT;
+  }
+  const int K = msm_k(N_s, c->detect.topmin_max);
+  if ((int)((double)(N_s - 1) * c->detect.topmin_max) < 1)
+    log_info("category %s: %d images%s: MSM uses K = 1 where the reference's K = floor(%g (N - 1)) "
+             "= 0 gives NaN maps",
+             r->category, N_s, c->detect.divide_num > 1 ? " in the subset" : "",
+             c->detect.topmin_max);
+  double *acc = xcalloc((size_t)n_s * r->L + 1, sizeof *acc);
+  const double weight = 1.0 / ((double)c->detect.r_list.n * r->n_layers);
+  int rc = 0;
+  for (int ri = 0; ri < c->detect.r_list.n && !rc; ri++) {
+    for (int l = 0; l < r->n_layers && !rc; l++) {
+      for (int j = 0; j < n_s; j++) /* musc §A.5 per image, then §A.6 over the group */
+        lnamd(Z + (size_t)j * lc, scratch, r->taps[l] + (size_t)own[j] * tc, 1, r->T, r->has_cls,
+              r->h, r->h, r->C, c->detect.r_list.v[ri]);
+      if (msm_distributed(acc, weight, Z, n_s, first_s, N_s, r->L, r->C, K, r->comm) != 0) {
+        if (r->rank == 0)
+          log_error("category %s: %s", r->category, ancd_error());
+        rc = ANCD_EXIT_INPUT;
+      }
+      progress_update(p, ++*done);
+    }
+  }
+  for (int j = 0; j < n_s; j++)
+    memcpy(r->acc + (size_t)own[j] * r->L, acc + (size_t)j * r->L, (size_t)r->L * sizeof *acc);
+  free(acc);
+  free(own);
+  return rc;
+}
+
+static int score_patches(detect_run *r) {
+  const config *c = r->cfg;
+  int *group = xmalloc(((size_t)r->n + 1) * sizeof *group);
+  int *subset = xmalloc(((size_t)r->n + 1) * sizeof *subset);
+  detect_parent_groups(group, r->items, r->n);
+  pyrandom_divide(subset, group, r->n, c->detect.divide_num, 42); /* MuSc's fixed seed */
+  r->acc = xcalloc((size_t)r->n_own * r->L + 1, sizeof *r->acc);
+  float *Z = xmalloc(((size_t)r->n_own * r->L * r->C + 1) * sizeof(float));
+  float *scratch = xmalloc(lnamd_scratch_floats(r->h, r->h, r->C) * sizeof(float));
+  char label[96];
+  snprintf(label, sizeof label, "msm %.60s", r->category);
+  progress p;
+  progress_start(&p, label, (long)c->detect.divide_num * c->detect.r_list.n * r->n_layers);
+  long done = 0;
+  int rc = 0;
+  for (int s = 0; s < c->detect.divide_num && !rc; s++)
+    rc = score_subset(r, subset, s, Z, scratch, &p, &done);
+  progress_finish(&p);
+  free(scratch);
+  free(Z);
+  free(subset);
+  free(group);
+  /* The taps are not needed any more: give their memory back before the maps. */
+  for (int l = 0; l < r->n_layers; l++) {
+    free(r->taps[l]);
+    r->taps[l] = NULL;
+  }
+  return rc;
+}
+
+/* ---- step 7: maps, scores, RsCIN ---- */
+
+static int make_maps(detect_run *r) {
+  const size_t px = (size_t)r->S * r->S;
+  r->maps = xmalloc(((size_t)r->n_own * px + 1) * sizeof(float));
+  double *own_scores = xmalloc(((size_t)r->n_own + 1) * sizeof *own_scores);
+  int rc = 0;
+  for (int k = 0; k < r->n_own; k++) {
+    own_scores[k] =
+        upsample_bilinear_ac(r->maps + (size_t)k * px, r->acc + (size_t)k * r->L, r->h, r->h, r->S);
+    if (!rc && (!isfinite(own_scores[k]) || !all_finite_f(r->maps + (size_t)k * px, px))) {
+      log_error("category %s: %s: NaN or Inf in the anomaly map", r->category,
+                r->items[r->first + k].path);
+      rc = ANCD_EXIT_INPUT;
+    }
+  }
+  rc = agree(rc, r->comm);
+  if (!rc) {
+    r->scores = xmalloc((size_t)r->n * sizeof *r->scores);
+    r->scores_rscin = xmalloc((size_t)r->n * sizeof *r->scores_rscin);
+    float *embed_all = r->rank == 0 ? xmalloc((size_t)r->n * r->E * sizeof(float)) : NULL;
+    gather_rows(r->scores, own_scores, 1, MPI_DOUBLE, r);
+    gather_rows(embed_all, r->embed, r->E, MPI_FLOAT, r);
+    if (r->rank == 0) {
+      const cfg_ints *win = &r->cfg->detect.rscin_windows;
+      rscin(r->scores_rscin, r->scores, embed_all, r->n, r->E, win->v, win->n);
+      int equal = 1;
+      for (int i = 1; i < r->n; i++)
+        equal &= r->scores[i] == r->scores[0];
+      if (equal && win->n > 0)
+        log_warn("category %s: every raw score is %g: RsCIN's min-max is 0/0 (NaN in the "
+                 "reference); ancd gives 0 to every image",
+                 r->category, r->scores[0]);
+    }
+    CHECK_MPI(MPI_Bcast(r->scores, r->n, MPI_DOUBLE, 0, r->comm));
+    CHECK_MPI(MPI_Bcast(r->scores_rscin, r->n, MPI_DOUBLE, 0, r->comm));
+    free(embed_all);
+  }
+  free(own_scores);
+  return rc;
+}
+
+/* ---- step 8: ground truth ---- */
+
+static int load_masks(detect_run *r) {
+  if (!r->has_masks)
+    return 0;
+  const size_t px = (size_t)r->S * r->S;
+  const int visa = !strcmp(r->cfg->dataset.layout, "visa");
+  r->masks = xmalloc((size_t)r->n_own * px + 1);
+  int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : failed)
+  for (int k = 0; k < r->n_own; k++)
+    if (detect_load_mask(r->masks + (size_t)k * px, &r->items[r->first + k], r->S, visa) != 0) {
+      log_error("category %s: %s", r->category, ancd_error());
+      failed++;
+    }
+  return failed ? ANCD_EXIT_INPUT : 0;
+}
+
+/* ---- step 9: metrics, heat maps, exported maps (rank 0), maps.h5 (every rank) ---- */
+
+static int write_results_rank0(const detect_run *r, float *maps_all, uint8_t *masks_all,
+                               uint8_t *rgb_all) {
+  const int n = r->n, S = r->S;
+  float *scores = xmalloc((size_t)n * sizeof *scores);
+  for (int i = 0; i < n; i++) /* the reference's RsCIN output is float32 (musc §A.7.1) */
+    scores[i] = (float)r->scores_rscin[i];
+  ad_metrics m;
+  ad_metrics_compute(&m, scores, r->labels, maps_all, masks_all, n, S, S);
+  free(scores);
+  char reason[256];
+  detect_metrics_reason(reason, sizeof reason, &m, r->labels, r->n, r->has_masks);
+  int rc = fs_mkdirs(r->dir);
+  if (rc == 0)
+    rc = metrics_json_write(r->dir, &m, n, r->hash, reason[0] ? reason : NULL);
+  if (rc == 0 && strcmp(r->cfg->detect.vis, "none")) {
+    char vis[OUTPUT_PATH_LEN + 8];
+    snprintf(vis, sizeof vis, "%s/vis", r->dir);
+    rc = heatmaps_write(vis, r->cfg->detect.vis, maps_all, rgb_all, r->labels, n, S, r->paths,
+                        r->types);
+  }
+  if (rc == 0 && r->export_dir)
+    rc = export_maps_png(r->export_dir, r->category, maps_all, n, S, r->paths, r->types);
+  if (rc != 0) {
+    log_error("category %s: %s", r->category, ancd_error());
+    return ANCD_EXIT_INPUT;
+  }
+  log_info("category %s: AUROC-cls %.2f  AP-cls %.2f  F1-cls %.2f  AUROC-px %.2f  AUPRO %.2f",
+           r->category, 100 * m.auroc_cls, 100 * m.ap_cls, 100 * m.f1max_cls, 100 * m.auroc_px,
+           100 * m.aupro);
+  return 0;
+}
+
+static int write_results(detect_run *r) {
+  const size_t px = (size_t)r->S * r->S;
+  float *maps_all = NULL;
+  uint8_t *masks_all = NULL, *rgb_all = NULL;
+  if (r->rank == 0) {
+    maps_all = xmalloc((size_t)r->n * px * sizeof *maps_all);
+    masks_all = r->has_masks ? xmalloc((size_t)r->n * px) : NULL;
+    rgb_all = r->rgb ? xmalloc((size_t)r->n * px * 3) : NULL;
+  }
+  gather_rows(maps_all, r->maps, (int)px, MPI_FLOAT, r);
+  if (r->has_masks)
+    gather_rows(masks_all, r->masks, (int)px, MPI_UINT8_T, r);
+  if (r->rgb)
+    gather_rows(rgb_all, r->rgb, (int)px * 3, MPI_UINT8_T, r);
+  int rc = 0;
+  if (r->rank == 0)
+    rc = write_results_rank0(r, maps_all, masks_all, rgb_all);
+  free(maps_all);
+  free(masks_all);
+  free(rgb_all);
+  rc = agree(rc, r->comm);
+  if (rc)
+    return rc;
+  /* Last: a complete maps.h5 marks the category done. */
+  maps_record rec = {.n = r->n,
+                     .size = r->S,
+                     .maps = r->maps,
+                     .first = r->first,
+                     .n_own = r->n_own,
+                     .scores = r->scores,
+                     .scores_rscin = r->scores_rscin,
+                     .labels = r->labels,
+                     .paths = r->paths,
+                     .types = r->types,
+                     .masks = r->masks,
+                     .cfg = r->cfg,
+                     .backbone = r->bb.text,
+                     .category = r->category};
+  if (maps_h5_write(r->dir, &rec, r->comm) != 0) {
+    if (r->rank == 0)
+      log_error("category %s: %s", r->category, ancd_error());
+    return ANCD_EXIT_INPUT;
+  }
+  return 0;
+}
+
+static void run_free(detect_run *r) {
+  detect_backbone_free(&r->bb);
+  if (r->taps)
+    for (int l = 0; l < r->n_layers; l++)
+      free(r->taps[l]);
+  free(r->taps);
+  free(r->embed);
+  free(r->rgb);
+  free(r->acc);
+  free(r->maps);
+  free(r->masks);
+  free(r->scores);
+  free(r->scores_rscin);
+  free(r->labels);
+  free(r->paths);
+  free(r->types);
+  free(r->counts);
+  free(r->displs);
+  free(r->items);
+}
+
+/* ---- one category ---- */
+
+/* 1 when the category is complete with this config (decided on group rank 0). A maps.h5 of
+ * another config is removed first, so that a complete maps.h5 always belongs to the
+ * metrics.json beside it (written before it). */
+static int already_done(const detect_run *r) {
+  int done = 0;
+  if (r->rank == 0 && maps_h5_done(r->dir)) {
+    done = detect_category_done(r->dir, r->hash);
+    if (!done) {
+      char path[OUTPUT_PATH_LEN + 16];
+      snprintf(path, sizeof path, "%s/maps.h5", r->dir);
+      log_info("category %s: %s was made with another config: recomputing", r->category, path);
+      remove(path);
+    }
+  }
+  CHECK_MPI(MPI_Bcast(&done, 1, MPI_INT, 0, r->comm));
+  return done;
+}
+
+/* Runs the pipeline; *n_images gets the number of images scored (0 when skipped). */
+static int detect_category(const config *c, const char *category, const world *w,
+                           const char *export_dir, long *n_images) {
+  detect_run r = {.cfg = c,
+                  .category = category,
+                  .export_dir = export_dir,
+                  .comm = w->group_comm,
+                  .rank = w->group_rank,
+                  .size = w->group_size};
+  *n_images = 0;
+  output_category_dir(r.dir, sizeof r.dir, c, category);
+  config_hash_hex(c, r.hash);
+  if (already_done(&r)) {
+    log_info("category %s: skipped (complete: %s/maps.h5)", category, r.dir);
+    return 0;
+  }
+  double t0 = now_seconds();
+  int rc = load_items(&r);
+  if (!rc)
+    rc = agree_report(load_backbone(&r), &r);
+  if (!rc) {
+    if (r.rank == 0)
+      log_info("category %s: %d test images on %d rank%s, %s, %d px, blocks %d..%d", category, r.n,
+               r.size, r.size == 1 ? "" : "s", r.bb.text, r.S, c->detect.layers.v[0],
+               c->detect.layers.v[c->detect.layers.n - 1]);
+    rc = agree(extract_features(&r), r.comm);
+  }
+  if (!rc)
+    rc = agree(score_patches(&r), r.comm);
+  if (!rc)
+    rc = make_maps(&r);
+  if (!rc)
+    rc = agree(load_masks(&r), r.comm);
+  if (!rc)
+    rc = write_results(&r);
+  if (!rc) {
+    double dt = now_seconds() - t0;
+    log_info("category %s: %d images in %.1f s (%.2f images/s)", category, r.n, dt,
+             dt > 0 ? r.n / dt : 0.0);
+    *n_images = r.n;
+  }
+  run_free(&r);
+  return rc;
+}
+
+/* ---- the job ---- */
+
+/* Usage checks on a category's config before any work. */
+static int check_config(const config *c, const char *category) {
+  if (strcmp(c->detect.method, "musc")) {
+    log_error("detect.method %s (category %s): not implemented yet; use musc", c->detect.method,
+              category);
+    return ANCD_EXIT_USAGE;
+  }
+  if (c->detect.topmin_min != 0.0) {
+    log_error("detect.topmin_min %g: only 0 is supported (the interval average of the K "
+              "smallest distances, as every MuSc setting)",
+              c->detect.topmin_min);
+    return ANCD_EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* The categories, listed on world rank 0 and broadcast. */
+static int list_categories(cfg_names *cats, const config_set *cs, const world *w) {
+  int rc = 0;
+  memset(cats, 0, sizeof *cats);
+  if (w->rank == 0 && ds_list_categories(cats, &cs->base.dataset) != 0) {
+    log_error("%s", ancd_error());
+    rc = ANCD_EXIT_INPUT;
+  }
+  rc = agree(rc, MPI_COMM_WORLD);
+  CHECK_MPI(MPI_Bcast(cats, (int)sizeof *cats, MPI_BYTE, 0, MPI_COMM_WORLD));
+  return rc;
+}
+
+static int detect_all(const config_set *cs, const world *w, const char *export_dir) {
+  cfg_names *cats = xmalloc(sizeof *cats);
+  config *c = xmalloc(sizeof *c);
+  int rc = list_categories(cats, cs, w);
+  for (int i = 0; i < cats->n && !rc; i++) { /* usage errors stop the job before any work */
+    if (config_for_category(c, cs, cats->v[i]) != 0) {
+      if (w->rank == 0)
+        log_error("%s", ancd_error());
+      rc = ANCD_EXIT_USAGE;
+    } else if (w->rank == 0) {
+      rc = check_config(c, cats->v[i]);
+    }
+    rc = agree(rc, MPI_COMM_WORLD);
+  }
+  double t0 = now_seconds();
+  long total = 0;
+  int failed = 0;
+  for (int i = 0; i < cats->n && rc != ANCD_EXIT_USAGE; i++) {
+    if (i % w->n_groups != w->group)
+      continue;
+    long n_images = 0;
+    if (config_for_category(c, cs, cats->v[i]) != 0)
+      continue; /* checked above */
+    int crc = detect_category(c, cats->v[i], w, export_dir, &n_images);
+    total += n_images;
+    if (crc == ANCD_EXIT_USAGE)
+      rc = crc;
+    else if (crc)
+      failed++;
+  }
+  if (!rc && failed)
+    rc = ANCD_EXIT_INPUT;
+  rc = agree(rc, MPI_COMM_WORLD);
+  long all = 0; /* images over the groups: each group's rank 0 counts its categories */
+  long mine = w->group_rank == 0 ? total : 0;
+  CHECK_MPI(MPI_Reduce(&mine, &all, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD));
+  double dt = now_seconds() - t0;
+  if (rc != ANCD_EXIT_USAGE && w->rank == 0) {
+    int trc = detect_write_tables(cs, cats);
+    if (!rc)
+      rc = trc;
+    if (all > 0)
+      log_info("detect: %ld images in %.1f s end to end: %.2f images/s on %d rank%s", all, dt,
+               all / dt, w->size, w->size == 1 ? "" : "s");
+  }
+  CHECK_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  free(c);
+  free(cats);
+  return rc;
+}
+
+int job_detect(int argc, char **argv) {
+  const char *export_dir = NULL;
+  const cli_opt opts[] = {{"export-maps", 0, CLI_STRING, &export_dir, "DIR",
+                           "also write 8-bit PNG maps as DIR/<category>/<type>/<file> "
+                           "(AnomalyNCD's layout, one min-max per category)"},
+                          {0}};
+  const cli_job job = {"detect",
+                       "Anomaly maps and scores for every test image of every category with "
+                       "MuSc (zero-shot mutual scoring): OUT/<dataset>/<category>/maps.h5 and "
+                       "metrics.json, OUT/<dataset>/tables.md and tables.csv. Categories go "
+                       "round-robin to groups of parallel.group_size ranks; the images of a "
+                       "category are sharded over its group. Complete categories are skipped.",
+                       "-c FILE [--set KEY=VALUE ...] [-o DIR] [--export-maps DIR]", opts, 0};
+  cli_args a;
+  int rc = cli_parse(&a, &job, argc, argv);
+  if (rc || a.help)
+    return rc;
+  if (a.n_configs == 0 && a.n_sets == 0) {
+    fprintf(stderr, "ancd detect: -c CONFIG is needed (its dataset and backbone)\n");
+    return ANCD_EXIT_USAGE;
+  }
+  world w;
+  if (world_init(&w, &argc, &argv) != 0) {
+    log_error("%s", ancd_error());
+    world_finalize(&w);
+    return ANCD_EXIT_USAGE;
+  }
+  config_set *cs = xmalloc(sizeof *cs);
+  rc = cli_load_config(cs, &a); /* every rank parses the same files: the same verdict */
+  if (!rc) {
+    world_split(&w, cs->base.parallel.group_size);
+    rc = detect_all(cs, &w, export_dir);
+  }
+  free(cs);
+  world_finalize(&w);
+  return rc;
+}

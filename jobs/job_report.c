@@ -33,7 +33,7 @@ static int categories_from_outputs(cfg_names *out, const char *dataset_dir) {
       continue;
     snprintf(path, sizeof path, "%s/%s/metrics.json", dataset_dir, e->d_name);
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-      snprintf(out->v[out->n++], CFG_NAME_LEN, "%s", e->d_name);
+      memcpy(out->v[out->n++], e->d_name, strlen(e->d_name) + 1); /* length checked above */
   }
   closedir(d);
   qsort(out->v, (size_t)out->n, sizeof out->v[0], by_name);

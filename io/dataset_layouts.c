@@ -115,8 +115,8 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int strlist_has(const strlist *l, const char *s) { /* l sorted */
-  return bsearch(&s, l->v, (size_t)l->n, sizeof *l->v, cmp_str) != NULL;
+static int strlist_has(const strlist *l, const char *s) { /* l sorted; l->v is NULL when empty */
+  return l->n > 0 && bsearch(&s, l->v, (size_t)l->n, sizeof *l->v, cmp_str) != NULL;
 }
 
 /* The entries of dir, sorted: sub-folders when keep is NULL, otherwise regular files whose name

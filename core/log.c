@@ -87,16 +87,21 @@ static void progress_print(progress *p, int final) {
     format_duration(eta, sizeof eta, (double)(p->total - p->done) / rate);
   format_duration(took, sizeof took, elapsed);
   double frac = p->total > 0 ? (double)p->done / (double)p->total : 1.0;
+  char speed[32]; /* slow work (minutes per item) reads better as seconds per item */
+  if (rate >= 1 || rate <= 0)
+    snprintf(speed, sizeof speed, "%.1f/s", rate);
+  else
+    snprintf(speed, sizeof speed, "%.1f s each", 1 / rate);
   if (p->tty) {
     char bar[31];
     int fill = (int)(frac * 30);
     for (int i = 0; i < 30; i++)
       bar[i] = i < fill ? '#' : '.';
     bar[30] = 0;
-    fprintf(stderr, "\r%s [%s] %ld/%ld %.1f/s %s %s%s", p->label, bar, p->done, p->total, rate,
+    fprintf(stderr, "\r%s [%s] %ld/%ld %s %s %s%s", p->label, bar, p->done, p->total, speed,
             final ? "in" : "eta", final ? took : eta, final ? "\n" : "");
   } else if (final) {
-    fprintf(stderr, "%s: %ld/%ld done in %s (%.1f/s)\n", p->label, p->done, p->total, took, rate);
+    fprintf(stderr, "%s: %ld/%ld done in %s (%s)\n", p->label, p->done, p->total, took, speed);
   } else {
     fprintf(stderr, "%s: %ld/%ld (%.0f%%) %.1f/s eta %s\n", p->label, p->done, p->total, 100 * frac,
             rate, eta);
@@ -115,6 +120,7 @@ void progress_update(progress *p, long done) {
 }
 
 void progress_finish(progress *p) {
+  p->done = p->total; /* parallel loops may not have reported their last items */
   if (p->active)
     progress_print(p, 1);
   p->active = 0;

@@ -28,6 +28,7 @@ typedef struct {
 
 void progress_start(progress *p, const char *label, long total);
 void progress_update(progress *p, long done);
+/* Call when the work is complete: prints the total time and rate. */
 void progress_finish(progress *p);
 /* Formats seconds as "1h02m", "3m05s" or "12.3s". */
 void format_duration(char *out, size_t n, double seconds);

@@ -11,28 +11,38 @@
 
 #define MEBIN_MAX_STEPS 256
 
-/* §2.1: MIN and MAX of the per-image maxima. */
+/* §2.1: MIN and MAX of the per-image maxima (both 0 when n <= 0). */
 void mebin_search_range(int *min, int *max, const uint8_t *maxima, int n);
 
-/* OpenCV erode with a k x k ones kernel, anchor (k/2, k/2) (window x-k/2 .. x+(k-1)/2... as
- * cv2 places it), border = +inf (the edge never erodes). k = 0 or 1 copies. */
+/* cv2.erode with a k x k ones kernel and the default anchor (k/2, k/2): output (x, y) is the
+ * minimum over columns x - k/2 .. x - k/2 + k - 1 and rows likewise (k = 6: x-3 .. x+2, an
+ * asymmetric window). Out-of-image samples are ignored (border +inf), so the image edge never
+ * erodes anything. k <= 1 copies. out may alias in. */
 void erode_ocv(uint8_t *out, const uint8_t *in, int h, int w, int k);
 /* Number of 8-connected foreground (non-zero) components. labels: h*w ints of scratch. */
 int count_components8(int *labels, const uint8_t *mask, int h, int w);
+/* The same, also labelling: labels[i] = component index 0..n-1 numbered in raster order of each
+ * component's first pixel, -1 for background. Returns n. */
+int label_components8(int *labels, const uint8_t *mask, int h, int w);
 
 /* §2.4 on a count sequence c[0..n-1] (high threshold first): returns k* (end of the chosen run)
  * and *est, or -1 and est 0 when no run of >= min_len equal non-zero counts exists. */
 int mebin_select_run(int *est, const int *counts, int n, int min_len);
 
 typedef struct {
-  int threshold; /* t_raw on the 8-bit map; 255 when no region */
+  int threshold; /* t_raw on the 8-bit map, mask = erode(map > threshold); 255 when no region;
+                    MIN - 1 in the degenerate case (-1 when MIN = 0) */
   int est;       /* estimated number of main elements */
   int n_steps, counts[MEBIN_MAX_STEPS];
-  int degenerate; /* MAX == MIN: every pixel >= MIN is foreground (the reference divides by 0) */
+  int degenerate; /* MAX == MIN: every pixel >= MIN is foreground (the reference divides by 0);
+                     the caller warns, once per category */
 } mebin_result;
 
 /* §2.2-§2.4 for one map u8 [h, w]: mask u8 [h, w] 0/255 = erode(map > t_raw). sample_rate 4
- * gives the sweep 255, 251, ..., 3. scratch: mebin_scratch_bytes(h, w). */
+ * gives the sweep 255, 251, ..., 3. scratch: mebin_scratch_bytes(h, w). Degenerate MAX == MIN:
+ * v >= MIN normalises to 255 (anomalib's port), so counts are 0 at k = 0 and the components of
+ * erode(map >= MIN) after; the run selection is as usual, and when it finds a run the threshold
+ * is MIN - 1: mask = erode(map >= MIN), every pixel >= MIN is foreground (ancd's fix). */
 void mebin_binarize(uint8_t *mask, mebin_result *res, void *scratch, const uint8_t *map, int h,
                     int w, int min, int max, int sample_rate, int min_interval_len,
                     int erode_kernel);

@@ -80,7 +80,7 @@ const cfg_key cfg_schema[] = {
     {"regions.erode_kernel", CFG_INT, FIELD(regions.erode_kernel), RANGE(0, 64), .def = "6",
      .help = "side of the square erosion kernel of MEBin; 0: no erosion"},
     {"regions.vis", CFG_BOOL, FIELD(regions.vis), .def = "false",
-     .help = "write PNGs of the binarized masks and crops"},
+     .help = "write a PNG per image: the jet map over it with the kept crop boxes"},
 
     /* train: MGViT anomalyncd_spec §1.5, §5.6 */
     {"train.epochs", CFG_INT, FIELD(train.epochs), RANGE(1, 100000), .def = "50",

@@ -42,6 +42,12 @@ typedef enum {
 
 /* out is allocated with in->c channels. */
 int image_resize(image_u8 *out, const image_u8 *in, int out_w, int out_h, resize_mode mode);
+/* One float channel (Pillow mode "F") resized by the same kernels, taps and pass order as
+ * image_resize, but in Pillow's 32bpc arithmetic: double sums of the normalised weights, float
+ * results, no 8-bit rounding between the passes (anomalyncd_spec §3.5: the crop score's bicubic
+ * map). out [out_h, out_w], in [in_h, in_w]. */
+int image_resize_f32(float *out, const float *in, int in_w, int in_h, int out_w, int out_h,
+                     resize_mode mode);
 /* Copies the window [x0, x0+w) x [y0, y0+h); pixels outside the image are 0. */
 int image_crop(image_u8 *out, const image_u8 *in, int x0, int y0, int w, int h);
 

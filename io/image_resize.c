@@ -36,18 +36,21 @@ static double bicubic_kernel(double x) {
   return 0.0;
 }
 
-/* Fixed-point taps of one axis: output i reads in[first[i] .. first[i] + count[i]) with
- * weights w[i * ksize ...]. */
+/* Taps of one axis: output i reads in[first[i] .. first[i] + count[i]) with fixed-point weights
+ * w[i * ksize ...] (8-bit images) or the normalised doubles wd[i * ksize ...] they come from
+ * (float images: Pillow's 32bpc path uses those directly). */
 typedef struct {
   int ksize;
   int *first, *count;
   int32_t *w;
+  double *wd;
 } taps;
 
 static void taps_free(taps *t) {
   free(t->first);
   free(t->count);
   free(t->w);
+  free(t->wd);
 }
 
 static void taps_build(taps *t, int in_size, int out_size, double (*kernel)(double),
@@ -60,6 +63,7 @@ static void taps_build(taps *t, int in_size, int out_size, double (*kernel)(doub
   t->first = xmalloc(sizeof(int) * out_size);
   t->count = xmalloc(sizeof(int) * out_size);
   t->w = xcalloc((size_t)out_size * t->ksize, sizeof(int32_t));
+  t->wd = xcalloc((size_t)out_size * t->ksize, sizeof(double));
   double *wd = xmalloc(sizeof(double) * t->ksize);
   for (int i = 0; i < out_size; i++) {
     double center = (i + 0.5) * scale;
@@ -78,6 +82,7 @@ static void taps_build(taps *t, int in_size, int out_size, double (*kernel)(doub
     int32_t *w = t->w + (size_t)i * t->ksize;
     for (int x = 0; x < n; x++) {
       double v = sum != 0.0 ? wd[x] / sum : wd[x];
+      t->wd[(size_t)i * t->ksize + x] = v;
       w[x] = (int32_t)(v < 0 ? v * (1 << PRECISION_BITS) - 0.5 : v * (1 << PRECISION_BITS) + 0.5);
     }
     t->first[i] = lo;
@@ -205,5 +210,99 @@ int image_resize(image_u8 *out, const image_u8 *in, int out_w, int out_h, resize
     resize_pillow(out, in, bilinear_kernel, 1.0, pil13);
   else
     resize_pillow(out, in, bicubic_kernel, 2.0, pil13);
+  return 0;
+}
+
+/* ---- float images (Pillow mode "F") ---- */
+
+/* Pillow's 32bpc passes: each output sums in double the float inputs times the normalised
+ * double weights, and is stored as float; the intermediate image is float too (no rounding to
+ * 8 bits between the passes, so the pass order changes only float rounding). */
+static void resample_rows_f32(float *out, const float *in, const taps *t, int in_w, int out_w,
+                              int y0, int rows) {
+  for (int y = 0; y < rows; y++) {
+    const float *src = in + (size_t)(y0 + y) * in_w;
+    float *dst = out + (size_t)y * out_w;
+    for (int i = 0; i < out_w; i++) {
+      const double *w = t->wd + (size_t)i * t->ksize;
+      const float *s = src + t->first[i];
+      double acc = 0.0;
+      for (int x = 0; x < t->count[i]; x++)
+        acc += s[x] * w[x];
+      dst[i] = (float)acc;
+    }
+  }
+}
+
+static void resample_cols_f32(float *out, const float *in, const taps *t, int w, int out_h,
+                              int y0) {
+  for (int j = 0; j < out_h; j++) {
+    const double *k = t->wd + (size_t)j * t->ksize;
+    const float *s = in + (size_t)(t->first[j] - y0) * w;
+    float *dst = out + (size_t)j * w;
+    for (int i = 0; i < w; i++) {
+      double acc = 0.0;
+      for (int y = 0; y < t->count[j]; y++)
+        acc += s[(size_t)y * w + i] * k[y];
+      dst[i] = (float)acc;
+    }
+  }
+}
+
+/* The pass structure of resize_pillow on one float channel. */
+static void resize_pillow_f32(float *out, const float *in, int in_w, int in_h, int out_w, int out_h,
+                              double (*kernel)(double), double support, int vertical_first_ok) {
+  int need_h = out_w != in_w, need_v = out_h != in_h;
+  if (!need_h && !need_v) {
+    memcpy(out, in, (size_t)in_w * in_h * sizeof *out);
+    return;
+  }
+  taps tv = {0}, th = {0};
+  if (need_v)
+    taps_build(&tv, in_h, out_h, kernel, support);
+  if (need_h)
+    taps_build(&th, in_w, out_w, kernel, support);
+  int shrink_h = in_h - out_h, shrink_w = in_w - out_w;
+  if (!need_h) {
+    resample_cols_f32(out, in, &tv, in_w, out_h, 0);
+  } else if (!need_v) {
+    resample_rows_f32(out, in, &th, in_w, out_w, 0, in_h);
+  } else if (vertical_first_ok && shrink_h > 0 && shrink_h > 2 * shrink_w) {
+    float *tmp = xmalloc((size_t)in_w * out_h * sizeof *tmp);
+    resample_cols_f32(tmp, in, &tv, in_w, out_h, 0);
+    resample_rows_f32(out, tmp, &th, in_w, out_w, 0, out_h);
+    free(tmp);
+  } else {
+    int y0 = tv.first[0], rows = tv.first[out_h - 1] + tv.count[out_h - 1] - y0;
+    float *tmp = xmalloc((size_t)out_w * rows * sizeof *tmp);
+    resample_rows_f32(tmp, in, &th, in_w, out_w, y0, rows);
+    resample_cols_f32(out, tmp, &tv, out_w, out_h, y0);
+    free(tmp);
+  }
+  taps_free(&th);
+  taps_free(&tv);
+}
+
+int image_resize_f32(float *out, const float *in, int in_w, int in_h, int out_w, int out_h,
+                     resize_mode mode) {
+  if (!in || in_w < 1 || in_h < 1 || out_w < 1 || out_h < 1)
+    return ancd_errorf("image_resize_f32: %dx%d -> %dx%d: empty image", in_w, in_h, out_w, out_h);
+  if (mode < RESIZE_NEAREST_CV || mode > RESIZE_BICUBIC_PIL12)
+    return ancd_errorf("image_resize_f32: unknown mode %d", (int)mode);
+  int pil13 = mode == RESIZE_BILINEAR_PIL || mode == RESIZE_BICUBIC_PIL;
+  if (mode == RESIZE_NEAREST_CV) {
+    int *xs = xmalloc(sizeof(int) * out_w), *ys = xmalloc(sizeof(int) * out_h);
+    nearest_index(xs, in_w, out_w);
+    nearest_index(ys, in_h, out_h);
+    for (int y = 0; y < out_h; y++)
+      for (int x = 0; x < out_w; x++)
+        out[(size_t)y * out_w + x] = in[(size_t)ys[y] * in_w + xs[x]];
+    free(xs);
+    free(ys);
+  } else if (mode == RESIZE_BILINEAR_PIL || mode == RESIZE_BILINEAR_PIL12) {
+    resize_pillow_f32(out, in, in_w, in_h, out_w, out_h, bilinear_kernel, 1.0, pil13);
+  } else {
+    resize_pillow_f32(out, in, in_w, in_h, out_w, out_h, bicubic_kernel, 2.0, pil13);
+  }
   return 0;
 }

@@ -25,6 +25,11 @@ static uint8_t scale_u8(float v, float lo, float hi) {
   return t >= 255.0f ? 255 : (uint8_t)t;
 }
 
+void maps_to_u8(uint8_t *out, const float *maps, size_t n, float lo, float hi) {
+  for (size_t k = 0; k < n; k++)
+    out[k] = scale_u8(maps[k], lo, hi);
+}
+
 /* min and max of [lo_row, hi_row) maps; NaN or Inf names the image. */
 static int map_range(float *lo, float *hi, const float *maps, int first, int end, int S,
                      const char *const *paths) {
@@ -119,9 +124,7 @@ int export_maps_png(const char *dir, const char *category, const float *maps, in
   int rc = image_alloc(&img, S, S, 1);
   size_t px = (size_t)S * S;
   for (int j = 0; j < m && rc == 0; j++) {
-    const float *map = maps + (size_t)names[j].index * px;
-    for (size_t k = 0; k < px; k++)
-      img.data[k] = scale_u8(map[k], lo, hi);
+    maps_to_u8(img.data, maps + (size_t)names[j].index * px, px, lo, hi);
     rc = write_one(root, names[j].name, &img);
   }
   image_free(&img);

@@ -56,5 +56,6 @@ int job_config(int argc, char **argv);
 int job_bench(int argc, char **argv);
 int job_detect(int argc, char **argv);
 int job_report(int argc, char **argv);
+int job_regions(int argc, char **argv);
 
 #endif

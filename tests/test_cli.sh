@@ -31,11 +31,13 @@ for job in detect regions train classify run report synth bench info config; do
     contains "$tmp/out" "usage: ancd $job"
   fi
 done
-for job in regions train classify run; do
+for job in train classify run; do
   expect 2 "$ancd" "$job"
   contains "$tmp/err" "not implemented yet"
 done
 expect 2 "$ancd" detect
+contains "$tmp/err" "-c CONFIG is needed"
+expect 2 "$ancd" regions
 contains "$tmp/err" "-c CONFIG is needed"
 expect 2 "$ancd" report
 contains "$tmp/err" "-c CONFIG is needed"

@@ -1,0 +1,609 @@
+/* ancd regions: MEBin binarization and anomaly-centred crops for every test image of every
+ * category (anomalyncd_spec §2-§3; issue 5), into <output>/<dataset>/<category>/regions.h5.
+ * Categories go round-robin to the groups of parallel.group_size ranks; inside a group the images
+ * are sharded over the ranks (partition_range), each rank binarizes and crops its images, and
+ * the crop counts are all-gathered so that every rank writes its rows and pixel ranges of
+ * regions.h5 collectively. The category-wide quantities (the joint min-max of the float maps,
+ * MEBin's search range) are reduced over the group first, so the file does not depend on the
+ * number of ranks. A complete regions.h5 made with the same config from the same maps.h5 marks
+ * the category done; a rerun skips it (and only exports, with --export).
+ *
+ * Every rank of a group takes part in every collective: each step returns an exit code that the
+ * ranks agree on (MPI_MAX) before the next collective. Exit codes: 0 ok, 1 data error (the
+ * message names the category and file), 2 usage error. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "cli.h"
+#include "dataset.h"
+#include "detect_store.h"
+#include "error.h"
+#include "fsutil.h"
+#include "h5store.h"
+#include "image.h"
+#include "log.h"
+#include "mebin.h"
+#include "output_paths.h"
+#include "regions_h5.h"
+#include "regions_image.h"
+#include "regions_maps.h"
+#include "world.h"
+
+/* One category's run on one rank of its group. */
+typedef struct {
+  const config *cfg;
+  const char *category;
+  const char *export_dir; /* --export, or NULL */
+  MPI_Comm comm;
+  int rank, size; /* in the group */
+  char dir[OUTPUT_PATH_LEN];
+  char hash[17];
+
+  int import;          /* detect.method import: PNG maps */
+  maps_h5_info info;   /* maps.h5 otherwise */
+  regions_item *items; /* [n] on every rank */
+  int n, first, n_own;
+
+  uint8_t *maps; /* this rank's 8-bit maps, concatenated */
+  int *mh, *mw;  /* [n_own] map sizes */
+  size_t *moff;  /* [n_own] offsets into maps */
+  double lo, hi; /* joint float min-max (maps.h5) */
+  int search_min, search_max, degenerate;
+  image_regions *res; /* [n_own] */
+} regions_run;
+
+static int agree(int code, MPI_Comm comm) {
+  int out = code;
+  CHECK_MPI(MPI_Allreduce(&code, &out, 1, MPI_INT, MPI_MAX, comm));
+  return out;
+}
+
+/* The current maps.h5's config hash ("" for imported maps or when unreadable). */
+static void current_maps_hash(char out[17], const regions_run *r) {
+  out[0] = '\0';
+  if (!r->import && maps_h5_done(r->dir) && maps_h5_config_hash(r->dir, out, 17) != 0)
+    out[0] = '\0';
+}
+
+/* 1 when regions.h5 is complete, made with this config from the current maps (decided on group
+ * rank 0). A stale one is removed, so that a complete file always matches its inputs. */
+static int already_done(regions_run *r) {
+  int done = 0;
+  if (r->rank == 0 && regions_h5_done(r->dir)) {
+    char path[OUTPUT_PATH_LEN + 16], hash[17] = "", maps_hash[17] = "", cur[17];
+    snprintf(path, sizeof path, "%s/%s", r->dir, REGIONS_FILE);
+    current_maps_hash(cur, r);
+    h5s_file f;
+    if (regions_h5_open(&f, path) == 0) {
+      if (h5s_attr_get_str(&f, "/", "config_hash", hash, sizeof hash) != 0 ||
+          h5s_attr_get_str(&f, "/", "maps_config_hash", maps_hash, sizeof maps_hash) != 0)
+        hash[0] = '\0';
+      h5s_close(&f);
+    }
+    done = !strcmp(hash, r->hash) && !strcmp(maps_hash, cur);
+    if (!done) {
+      log_info("category %s: %s was made with another config or other maps: recomputing",
+               r->category, path);
+      remove(path);
+    }
+  }
+  CHECK_MPI(MPI_Bcast(&done, 1, MPI_INT, 0, r->comm));
+  return done;
+}
+
+/* ---- step 1: the images and where their maps are, listed on group rank 0 ---- */
+
+static int list_items_rank0(regions_run *r) {
+  if (r->import) {
+    if (regions_items_import(&r->items, &r->n, r->cfg, r->category) != 0) {
+      log_error("category %s: %s", r->category, ancd_error());
+      return ANCD_EXIT_INPUT;
+    }
+    snprintf(r->info.method, sizeof r->info.method, "import");
+    return 0;
+  }
+  if (!maps_h5_done(r->dir)) {
+    log_error("category %s: %s/maps.h5 is missing or incomplete: run `ancd detect` first, or set "
+              "detect.method: import with detect.maps_root",
+              r->category, r->dir);
+    return ANCD_EXIT_INPUT;
+  }
+  if (regions_items_from_maps_h5(&r->items, &r->info, r->dir) != 0) {
+    log_error("category %s: %s", r->category, ancd_error());
+    return ANCD_EXIT_INPUT;
+  }
+  r->n = r->info.n;
+  if (strcmp(r->info.config_hash, r->hash))
+    log_warn("category %s: %s/maps.h5 was made with another config (hash %s, this config %s): "
+             "using it",
+             r->category, r->dir, r->info.config_hash, r->hash);
+  return 0;
+}
+
+static int load_items(regions_run *r) {
+  int rc = r->rank == 0 ? list_items_rank0(r) : 0;
+  rc = agree(rc, r->comm);
+  if (rc)
+    return rc;
+  CHECK_MPI(MPI_Bcast(&r->n, 1, MPI_INT, 0, r->comm));
+  CHECK_MPI(MPI_Bcast(&r->info, (int)sizeof r->info, MPI_BYTE, 0, r->comm));
+  if (r->rank != 0)
+    r->items = xcalloc((size_t)r->n + 1, sizeof *r->items);
+  MPI_Datatype item;
+  CHECK_MPI(MPI_Type_contiguous((int)sizeof(regions_item), MPI_BYTE, &item));
+  CHECK_MPI(MPI_Type_commit(&item));
+  CHECK_MPI(MPI_Bcast(r->items, r->n, item, 0, r->comm));
+  CHECK_MPI(MPI_Type_free(&item));
+  long b, e;
+  partition_range(r->n, r->size, r->rank, &b, &e);
+  r->first = (int)b;
+  r->n_own = (int)(e - b);
+  return 0;
+}
+
+/* ---- step 2: this rank's 8-bit maps ---- */
+
+/* §1.2: float maps -> (m - lo) / (hi - lo) * 255 truncated, lo/hi over the whole category. */
+static int maps_from_h5(regions_run *r) {
+  const int S = r->info.S;
+  const size_t px = (size_t)S * S;
+  float *f = xmalloc(((size_t)r->n_own * px + 1) * sizeof *f);
+  int rc = 0;
+  if (r->n_own > 0 && regions_read_maps_h5(f, r->dir, r->first, r->n_own, S) != 0) {
+    log_error("category %s: %s", r->category, ancd_error());
+    rc = ANCD_EXIT_INPUT;
+  }
+  rc = agree(rc, r->comm);
+  float lo = INFINITY, hi = -INFINITY;
+  for (size_t k = 0; !rc && k < (size_t)r->n_own * px; k++) {
+    lo = f[k] < lo ? f[k] : lo;
+    hi = f[k] > hi ? f[k] : hi;
+  }
+  float glo = lo, ghi = hi;
+  CHECK_MPI(MPI_Allreduce(&lo, &glo, 1, MPI_FLOAT, MPI_MIN, r->comm));
+  CHECK_MPI(MPI_Allreduce(&hi, &ghi, 1, MPI_FLOAT, MPI_MAX, r->comm));
+  r->lo = glo;
+  r->hi = ghi;
+  if (!rc) {
+    if (!(ghi > glo) && r->rank == 0)
+      log_warn("category %s: every map value is %g: the 8-bit maps are all 0", r->category, glo);
+    r->maps = xmalloc((size_t)r->n_own * px + 1);
+    maps_to_u8(r->maps, f, (size_t)r->n_own * px, glo, ghi);
+    for (int i = 0; i < r->n_own; i++) {
+      r->mh[i] = r->mw[i] = S;
+      r->moff[i] = (size_t)i * px;
+    }
+  }
+  free(f);
+  return rc;
+}
+
+/* detect.method import: the PNG maps as 8-bit gray, each at its own size. */
+static int maps_from_png(regions_run *r) {
+  image_u8 *m = xcalloc((size_t)r->n_own + 1, sizeof *m);
+  int failed = 0;
+#pragma omp parallel for schedule(dynamic, 4) reduction(+ : failed)
+  for (int i = 0; i < r->n_own; i++)
+    if (image_load(&m[i], r->items[r->first + i].map, 1) != 0) {
+      log_error("category %s: %s", r->category, ancd_error());
+      failed++;
+    }
+  size_t total = 0;
+  for (int i = 0; i < r->n_own && !failed; i++) {
+    r->mh[i] = m[i].h;
+    r->mw[i] = m[i].w;
+    r->moff[i] = total;
+    total += (size_t)m[i].h * m[i].w;
+  }
+  if (!failed) {
+    r->maps = xmalloc(total + 1);
+    for (int i = 0; i < r->n_own; i++)
+      memcpy(r->maps + r->moff[i], m[i].data, (size_t)m[i].h * m[i].w);
+  }
+  for (int i = 0; i < r->n_own; i++)
+    image_free(&m[i]);
+  free(m);
+  r->lo = 0;
+  r->hi = 255;
+  return agree(failed ? ANCD_EXIT_INPUT : 0, r->comm);
+}
+
+/* §2.1 over every image of the category, whatever rank holds it. */
+static void search_range(regions_run *r) {
+  uint8_t *own = xmalloc((size_t)r->n_own + 1), *all = xmalloc((size_t)r->n + 1);
+  for (int i = 0; i < r->n_own; i++) {
+    const uint8_t *m = r->maps + r->moff[i];
+    uint8_t mx = 0;
+    for (size_t k = 0; k < (size_t)r->mh[i] * r->mw[i]; k++)
+      mx = m[k] > mx ? m[k] : mx;
+    own[i] = mx;
+  }
+  int *counts = xmalloc((size_t)r->size * sizeof *counts);
+  int *displs = xmalloc((size_t)r->size * sizeof *displs);
+  for (int k = 0; k < r->size; k++) {
+    long b, e;
+    partition_range(r->n, r->size, k, &b, &e);
+    counts[k] = (int)(e - b);
+    displs[k] = (int)b;
+  }
+  CHECK_MPI(MPI_Allgatherv(own, r->n_own, MPI_UINT8_T, all, counts, displs, MPI_UINT8_T, r->comm));
+  mebin_search_range(&r->search_min, &r->search_max, all, r->n);
+  r->degenerate = r->search_min == r->search_max;
+  if (r->degenerate && r->rank == 0)
+    log_warn("category %s: every image's 8-bit map peaks at %d (MEBin's MAX == MIN, where the "
+             "reference divides by zero): every pixel >= %d is foreground",
+             r->category, r->search_min, r->search_min);
+  free(counts);
+  free(displs);
+  free(own);
+  free(all);
+}
+
+/* ---- step 3: MEBin and crops of this rank's images ---- */
+
+/* <dir>/regions_vis/<type>/<stem>.png */
+static void vis_path(char *out, size_t n, const regions_run *r, const regions_item *it) {
+  char stem[CFG_PATH_LEN];
+  snprintf(stem, sizeof stem, "%s", fs_basename(it->path));
+  char *dot = strchr(stem, '.');
+  if (dot)
+    *dot = '\0';
+  snprintf(out, n, "%s/regions_vis/%s/%s.png", r->dir, it->type, stem);
+}
+
+static int process_images(regions_run *r) {
+  r->res = xcalloc((size_t)r->n_own + 1, sizeof *r->res);
+  const regions_params p = {
+      .search_min = r->search_min, .search_max = r->search_max, .opt = &r->cfg->regions};
+  char label[96];
+  snprintf(label, sizeof label, "regions %.60s", r->category);
+  progress bar;
+  progress_start(&bar, label, r->n_own);
+  long done = 0;
+  int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : failed)
+  for (int i = 0; i < r->n_own; i++) {
+    const regions_item *it = &r->items[r->first + i];
+    char vis[OUTPUT_PATH_LEN + 2 * CFG_PATH_LEN];
+    if (r->cfg->regions.vis)
+      vis_path(vis, sizeof vis, r, it);
+    if (regions_image(&r->res[i], it->path, r->maps + r->moff[i], r->mh[i], r->mw[i], &p,
+                      r->cfg->regions.vis ? vis : NULL) != 0) {
+      log_error("category %s: %s", r->category, ancd_error());
+      failed++;
+    }
+    long now;
+#pragma omp atomic capture
+    now = ++done;
+#ifdef _OPENMP
+    if (omp_get_thread_num() == 0) /* the bar belongs to one thread */
+#endif
+      progress_update(&bar, now);
+  }
+  progress_finish(&bar);
+  return failed ? ANCD_EXIT_INPUT : 0;
+}
+
+/* ---- step 4: regions.h5 ---- */
+
+static int write_store(regions_run *r, long *n_crops) {
+  const int n_own = r->n_own;
+  long rows = 0;
+  size_t pool = 0;
+  for (int i = 0; i < n_own; i++) {
+    rows += r->res[i].n_crops;
+    pool += r->res[i].pool;
+  }
+  int32_t *per_image = xmalloc(((size_t)n_own * 5 + 1) * sizeof *per_image);
+  int32_t *thr = per_image, *est = thr + n_own, *nc = est + n_own, *ih = nc + n_own,
+          *iw = ih + n_own;
+  int32_t *image_index = xmalloc(((size_t)rows + 1) * sizeof *image_index);
+  int32_t *win = xmalloc(((size_t)rows * 4 + 1) * sizeof *win);
+  int32_t *ch = xmalloc(((size_t)rows + 1) * sizeof *ch),
+          *cw = xmalloc(((size_t)rows + 1) * sizeof *cw);
+  double *box = xmalloc(((size_t)rows * 4 + 1) * sizeof *box);
+  int64_t *area = xmalloc(((size_t)rows + 1) * sizeof *area);
+  float *score = xmalloc(((size_t)rows + 1) * sizeof *score);
+  uint8_t *pixels = xmalloc(pool * 3 + 1), *masks = xmalloc(pool + 1);
+  long j = 0;
+  size_t at = 0;
+  for (int i = 0; i < n_own; i++) {
+    const image_regions *g = &r->res[i];
+    thr[i] = g->threshold;
+    est[i] = g->est;
+    nc[i] = g->n_crops;
+    ih[i] = g->H;
+    iw[i] = g->W;
+    for (int k = 0; k < g->n_crops; k++, j++) {
+      image_index[j] = r->first + i;
+      const crop_box *b = &g->box[k];
+      box[4 * j] = b->l;
+      box[4 * j + 1] = b->u;
+      box[4 * j + 2] = b->r;
+      box[4 * j + 3] = b->d;
+      memcpy(win + 4 * j, g->window + 4 * k, 4 * sizeof *win);
+      cw[j] = win[4 * j + 2] - win[4 * j];
+      ch[j] = win[4 * j + 3] - win[4 * j + 1];
+      area[j] = g->mask_area[k];
+      score[j] = g->score[k];
+    }
+    memcpy(pixels + 3 * at, g->pixels, 3 * g->pool);
+    memcpy(masks + at, g->masks, g->pool);
+    at += g->pool;
+  }
+  const char **paths = xmalloc(((size_t)r->n + 1) * sizeof *paths);
+  const char **types = xmalloc(((size_t)r->n + 1) * sizeof *types);
+  uint8_t *labels = xmalloc((size_t)r->n + 1);
+  for (int i = 0; i < r->n; i++) {
+    paths[i] = r->items[i].path;
+    types[i] = r->items[i].type;
+    labels[i] = (uint8_t)r->items[i].label;
+  }
+  regions_record rec = {.n = r->n,
+                        .first = r->first,
+                        .n_own = n_own,
+                        .threshold = thr,
+                        .est = est,
+                        .n_crops = nc,
+                        .image_height = ih,
+                        .image_width = iw,
+                        .r_own = rows,
+                        .image_index = image_index,
+                        .box = box,
+                        .box_int = win,
+                        .crop_height = ch,
+                        .crop_width = cw,
+                        .mask_area = area,
+                        .score = score,
+                        .crop_pixels = pixels,
+                        .mask_pixels = masks,
+                        .labels = labels,
+                        .paths = paths,
+                        .types = types,
+                        .cfg = r->cfg,
+                        .category = r->category,
+                        .maps_method = r->info.method,
+                        .maps_config_hash = r->import ? "" : r->info.config_hash,
+                        .map_lo = r->lo,
+                        .map_hi = r->hi,
+                        .search_min = r->search_min,
+                        .search_max = r->search_max,
+                        .degenerate = r->degenerate};
+  int rc = 0;
+  if (regions_h5_write(r->dir, &rec, r->comm) != 0) {
+    if (r->rank == 0)
+      log_error("category %s: %s", r->category, ancd_error());
+    rc = ANCD_EXIT_INPUT;
+  }
+  long total = rows;
+  CHECK_MPI(MPI_Allreduce(&rows, &total, 1, MPI_LONG, MPI_SUM, r->comm));
+  *n_crops = total;
+  free(per_image);
+  free(image_index);
+  free(win);
+  free(ch);
+  free(cw);
+  free(box);
+  free(area);
+  free(score);
+  free(pixels);
+  free(masks);
+  free(paths);
+  free(types);
+  free(labels);
+  return rc;
+}
+
+/* ---- step 5: --export, from the file (so a skipped category exports too) ---- */
+
+static int export_crops(const regions_run *r) {
+  char path[OUTPUT_PATH_LEN + 16];
+  snprintf(path, sizeof path, "%s/%s", r->dir, REGIONS_FILE);
+  int n = 0, rc = 0;
+  if (r->rank == 0) {
+    h5s_file f;
+    long crops;
+    if (regions_h5_open(&f, path) != 0) {
+      rc = -1;
+    } else {
+      rc = regions_h5_counts(&f, &n, &crops);
+      h5s_close(&f);
+    }
+  }
+  CHECK_MPI(MPI_Bcast(&n, 1, MPI_INT, 0, r->comm));
+  if (agree(rc ? ANCD_EXIT_INPUT : 0, r->comm)) {
+    if (r->rank == 0)
+      log_error("category %s: %s", r->category, ancd_error());
+    return ANCD_EXIT_INPUT;
+  }
+  long b, e;
+  partition_range(n, r->size, r->rank, &b, &e);
+  rc = 0;
+  if (regions_export_png(r->export_dir, r->category, path, (int)b, (int)(e - b)) != 0) {
+    log_error("category %s: --export %s: %s", r->category, r->export_dir, ancd_error());
+    rc = ANCD_EXIT_INPUT;
+  }
+  rc = agree(rc, r->comm);
+  if (!rc && r->rank == 0)
+    log_info("category %s: crops exported to %s/%s/images and masks", r->category, r->export_dir,
+             r->category);
+  return rc;
+}
+
+static void run_free(regions_run *r) {
+  if (r->res)
+    for (int i = 0; i < r->n_own; i++)
+      image_regions_free(&r->res[i]);
+  free(r->res);
+  free(r->maps);
+  free(r->mh);
+  free(r->mw);
+  free(r->moff);
+  free(r->items);
+}
+
+/* ---- one category ---- */
+
+static void log_summary(const regions_run *r, long n_crops, double dt) {
+  if (r->rank != 0)
+    return;
+  log_info("category %s: %d images, %ld crops (%.2f per image), MEBin range [%d, %d], %.1f s "
+           "(%.2f images/s)",
+           r->category, r->n, n_crops, r->n > 0 ? (double)n_crops / r->n : 0.0, r->search_min,
+           r->search_max, dt, dt > 0 ? r->n / dt : 0.0);
+}
+
+static int regions_category(const config *c, const char *category, const world *w,
+                            const char *export_dir, long *n_images) {
+  regions_run r = {.cfg = c,
+                   .category = category,
+                   .export_dir = export_dir,
+                   .comm = w->group_comm,
+                   .rank = w->group_rank,
+                   .size = w->group_size,
+                   .import = !strcmp(c->detect.method, "import")};
+  *n_images = 0;
+  output_category_dir(r.dir, sizeof r.dir, c, category);
+  config_hash_hex(c, r.hash);
+  int rc = 0;
+  if (already_done(&r)) {
+    log_info("category %s: skipped (complete: %s/%s)", category, r.dir, REGIONS_FILE);
+  } else {
+    double t0 = now_seconds();
+    rc = load_items(&r);
+    if (!rc) {
+      if (r.rank == 0)
+        log_info("category %s: %d test images on %d rank%s, maps from %s", category, r.n, r.size,
+                 r.size == 1 ? "" : "s", r.import ? c->detect.maps_root : "maps.h5");
+      r.mh = xmalloc(((size_t)r.n_own + 1) * sizeof *r.mh);
+      r.mw = xmalloc(((size_t)r.n_own + 1) * sizeof *r.mw);
+      r.moff = xmalloc(((size_t)r.n_own + 1) * sizeof *r.moff);
+      rc = r.import ? maps_from_png(&r) : maps_from_h5(&r);
+    }
+    if (!rc) {
+      search_range(&r);
+      rc = agree(process_images(&r), r.comm);
+    }
+    long n_crops = 0;
+    if (!rc)
+      rc = write_store(&r, &n_crops);
+    if (!rc) {
+      log_summary(&r, n_crops, now_seconds() - t0);
+      *n_images = r.n;
+    }
+  }
+  if (!rc && export_dir)
+    rc = export_crops(&r);
+  run_free(&r);
+  return rc;
+}
+
+/* ---- the job ---- */
+
+static int check_config(const config *c, const char *category) {
+  if (!strcmp(c->detect.method, "import") && !c->detect.maps_root[0]) {
+    log_error("category %s: detect.method import needs detect.maps_root (the folder of 8-bit PNG "
+              "maps <root>/<category>/<type>/<file>)",
+              category);
+    return ANCD_EXIT_USAGE;
+  }
+  return 0;
+}
+
+/* The categories, listed on world rank 0 and broadcast. */
+static int list_categories(cfg_names *cats, const config_set *cs, const world *w) {
+  int rc = 0;
+  memset(cats, 0, sizeof *cats);
+  if (w->rank == 0 && ds_list_categories(cats, &cs->base.dataset) != 0) {
+    log_error("%s", ancd_error());
+    rc = ANCD_EXIT_INPUT;
+  }
+  rc = agree(rc, MPI_COMM_WORLD);
+  CHECK_MPI(MPI_Bcast(cats, (int)sizeof *cats, MPI_BYTE, 0, MPI_COMM_WORLD));
+  return rc;
+}
+
+static int regions_all(const config_set *cs, const world *w, const char *export_dir) {
+  cfg_names *cats = xmalloc(sizeof *cats);
+  config *c = xmalloc(sizeof *c);
+  int rc = list_categories(cats, cs, w);
+  for (int i = 0; i < cats->n && !rc; i++) { /* usage errors stop the job before any work */
+    if (config_for_category(c, cs, cats->v[i]) != 0) {
+      if (w->rank == 0)
+        log_error("%s", ancd_error());
+      rc = ANCD_EXIT_USAGE;
+    } else if (w->rank == 0) {
+      rc = check_config(c, cats->v[i]);
+    }
+    rc = agree(rc, MPI_COMM_WORLD);
+  }
+  double t0 = now_seconds();
+  long total = 0;
+  int failed = 0;
+  for (int i = 0; i < cats->n && !rc; i++) {
+    if (i % w->n_groups != w->group)
+      continue;
+    long n_images = 0;
+    if (config_for_category(c, cs, cats->v[i]) != 0)
+      continue; /* checked above */
+    if (regions_category(c, cats->v[i], w, export_dir, &n_images))
+      failed++;
+    total += n_images;
+  }
+  if (!rc && failed)
+    rc = ANCD_EXIT_INPUT;
+  rc = agree(rc, MPI_COMM_WORLD);
+  long all = 0, mine = w->group_rank == 0 ? total : 0;
+  CHECK_MPI(MPI_Reduce(&mine, &all, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD));
+  double dt = now_seconds() - t0;
+  if (w->rank == 0 && all > 0)
+    log_info("regions: %ld images in %.1f s: %.2f images/s on %d rank%s", all, dt, all / dt,
+             w->size, w->size == 1 ? "" : "s");
+  free(c);
+  free(cats);
+  return rc;
+}
+
+int job_regions(int argc, char **argv) {
+  const char *export_dir = NULL;
+  const cli_opt opts[] = {{"export", 0, CLI_STRING, &export_dir, "DIR",
+                           "also write the crops and masks as PNG in AnomalyNCD's layout "
+                           "DIR/<category>/images|masks/<type>/<stem>_crop<i>.png"},
+                          {0}};
+  const cli_job job = {"regions",
+                       "MEBin binarization and anomaly-centred crops with masks and scores for "
+                       "every test image of every category: OUT/<dataset>/<category>/regions.h5, "
+                       "from maps.h5 of `ancd detect` or, with detect.method: import, from 8-bit "
+                       "PNG maps under detect.maps_root. Categories go round-robin to groups of "
+                       "parallel.group_size ranks; the images of a category are sharded over its "
+                       "group. Complete categories are skipped.",
+                       "-c FILE [--set KEY=VALUE ...] [-o DIR] [--export DIR]", opts, 0};
+  cli_args a;
+  int rc = cli_parse(&a, &job, argc, argv);
+  if (rc || a.help)
+    return rc;
+  if (a.n_configs == 0 && a.n_sets == 0) {
+    fprintf(stderr, "ancd regions: -c CONFIG is needed (its dataset and output)\n");
+    return ANCD_EXIT_USAGE;
+  }
+  world w;
+  if (world_init(&w, &argc, &argv) != 0) {
+    log_error("%s", ancd_error());
+    world_finalize(&w);
+    return ANCD_EXIT_USAGE;
+  }
+  config_set *cs = xmalloc(sizeof *cs);
+  rc = cli_load_config(cs, &a); /* every rank parses the same files: the same verdict */
+  if (!rc) {
+    world_split(&w, cs->base.parallel.group_size);
+    rc = regions_all(cs, &w, export_dir);
+  }
+  free(cs);
+  world_finalize(&w);
+  return rc;
+}

@@ -286,8 +286,8 @@ static int read_row(h5s_file *f, const char *name, h5s_type t, long i, int cols,
 
 int regions_h5_read_crop(regions_crop *c, h5s_file *f, long i) {
   memset(c, 0, sizeof *c);
-  int n_images;
-  long n_crops;
+  int n_images = 0;
+  long n_crops = 0;
   if (regions_h5_counts(f, &n_images, &n_crops) < 0)
     return -1;
   if (i < 0 || i >= n_crops)

@@ -57,7 +57,8 @@ static int write_png(const char *root, const char *kind, const char *type, const
   char dir[EXPORT_PATH_LEN], path[EXPORT_PATH_LEN + 256];
   if (snprintf(dir, sizeof dir, "%s/%s/%s", root, kind, type) >= (int)sizeof dir)
     return ancd_errorf("%s: path too long", root);
-  snprintf(path, sizeof path, "%s/%s_crop%d.png", dir, stem, i);
+  if (snprintf(path, sizeof path, "%s/%s_crop%d.png", dir, stem, i) >= (int)sizeof path)
+    return ancd_errorf("%s/%s: path too long", dir, stem);
   if (fs_mkdirs(dir) < 0)
     return -1;
   return image_write_png(path, img);

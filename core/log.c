@@ -103,8 +103,8 @@ static void progress_print(progress *p, int final) {
   } else if (final) {
     fprintf(stderr, "%s: %ld/%ld done in %s (%s)\n", p->label, p->done, p->total, took, speed);
   } else {
-    fprintf(stderr, "%s: %ld/%ld (%.0f%%) %.1f/s eta %s\n", p->label, p->done, p->total, 100 * frac,
-            rate, eta);
+    fprintf(stderr, "%s: %ld/%ld (%.0f%%) %s eta %s\n", p->label, p->done, p->total, 100 * frac,
+            speed, eta);
   }
   fflush(stderr);
   p->t_last_print = t;

@@ -83,10 +83,8 @@ static void close_id(hid_t *id, herr_t (*close)(hid_t)) {
   *id = H5I_INVALID_HID;
 }
 
-/* Shares a local status over comm: -1 on every rank when any rank failed, with the message of the
- * lowest failing rank. Also a synchronisation point. MPI calls go unchecked: the default handler,
- * MPI_ERRORS_ARE_FATAL, aborts on any failure. */
-static int agree(MPI_Comm comm, int rc) {
+/* MPI calls go unchecked: the default handler, MPI_ERRORS_ARE_FATAL, aborts on any failure. */
+int h5s_agree(MPI_Comm comm, int rc) {
   int rank, size;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
@@ -256,13 +254,13 @@ int h5s_create(h5s_file *f, const char *path, MPI_Comm comm) {
     rc = ancd_errorf("%s: path too long", path);
   else if (f->rank == 0 && unlink(f->tmp_path) != 0 && errno != ENOENT)
     rc = ancd_errorf("%s: cannot remove stale file: %s", f->tmp_path, strerror(errno));
-  if (agree(comm, rc) < 0)
+  if (h5s_agree(comm, rc) < 0)
     return -1;
   CHECK_H5(fapl = make_fapl(f), NULL);
   CHECK_H5(f->file = H5Fcreate(f->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), NULL);
 done:
   close_id(&fapl, H5Pclose);
-  if (agree(comm, rc) < 0) {
+  if (h5s_agree(comm, rc) < 0) {
     h5s_abort(f);
     return -1;
   }
@@ -316,7 +314,7 @@ int h5s_publish(h5s_file *f) {
 done:
   if (close_file(f) < 0 && rc == 0)
     rc = h5_fail(f, NULL, "H5Fclose");
-  if (agree(f->comm, rc) < 0) {
+  if (h5s_agree(f->comm, rc) < 0) {
     if (f->rank == 0)
       unlink(f->tmp_path);
     return -1;
@@ -324,7 +322,7 @@ done:
   /* MPI_File_close (inside H5Fclose) has synced every rank's data; rank 0 makes it durable. */
   if (f->rank == 0)
     rc = rename_durably(f);
-  if (agree(f->comm, rc) < 0) {
+  if (h5s_agree(f->comm, rc) < 0) {
     if (f->rank == 0)
       unlink(f->tmp_path);
     return -1;
@@ -396,7 +394,7 @@ int h5s_open(h5s_file *f, const char *path, MPI_Comm comm) {
   hid_t fapl = H5I_INVALID_HID;
   if (f->rank == 0)
     rc = check_readable(path);
-  if (agree(comm, rc) < 0)
+  if (h5s_agree(comm, rc) < 0)
     return -1;
   CHECK_H5(fapl = make_fapl(f), NULL);
   f->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -409,7 +407,7 @@ int h5s_open(h5s_file *f, const char *path, MPI_Comm comm) {
   rc = check_complete(f);
 done:
   close_id(&fapl, H5Pclose);
-  if (agree(comm, rc) < 0) {
+  if (h5s_agree(comm, rc) < 0) {
     h5s_close(f);
     return -1;
   }
@@ -451,10 +449,10 @@ int h5s_dataset_create(h5s_file *f, const char *name, h5s_type type, int rank, c
   hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID;
   hid_t dset = H5I_INVALID_HID;
   if (!f->writable)
-    return agree(f->comm, ancd_errorf("%s: %s: file is open read-only", f->path, name));
+    return h5s_agree(f->comm, ancd_errorf("%s: %s: file is open read-only", f->path, name));
   if (!valid_type(type) || rank < 1 || rank > 4)
-    return agree(f->comm, ancd_errorf("%s: %s: bad dataset type %d or rank %d", f->tmp_path, name,
-                                      (int)type, rank));
+    return h5s_agree(f->comm, ancd_errorf("%s: %s: bad dataset type %d or rank %d", f->tmp_path,
+                                          name, (int)type, rank));
   hsize_t hdims[4], hchunk[4];
   int empty = 0;
   for (int i = 0; i < rank; i++) {
@@ -481,7 +479,7 @@ done:
   close_id(&lcpl, H5Pclose);
   close_id(&dcpl, H5Pclose);
   close_id(&space, H5Sclose);
-  return agree(f->comm, rc);
+  return h5s_agree(f->comm, rc);
 }
 
 /* Opens a dataset of the given type and selects [start, start+count) in its file space (nothing
@@ -554,7 +552,7 @@ static int transfer_slab(h5s_file *f, const char *name, h5s_type type, const uin
   if (rc == 0 && (dxpl = make_dxpl(f)) < 0)
     rc = h5_fail(f, name, "H5Pset_dxpl_mpio");
   /* Every rank must reach the collective H5Dread/H5Dwrite or none. */
-  if (agree(f->comm, rc) < 0) {
+  if (h5s_agree(f->comm, rc) < 0) {
     rc = -1;
     goto done;
   }
@@ -567,13 +565,13 @@ done:
   close_id(&mspace, H5Sclose);
   close_id(&fspace, H5Sclose);
   close_id(&dset, H5Dclose);
-  return agree(f->comm, rc);
+  return h5s_agree(f->comm, rc);
 }
 
 int h5s_write_slab(h5s_file *f, const char *name, h5s_type type, const uint64_t *start,
                    const uint64_t *count, const void *buf) {
   if (!f->writable)
-    return agree(f->comm, ancd_errorf("%s: %s: file is open read-only", f->path, name));
+    return h5s_agree(f->comm, ancd_errorf("%s: %s: file is open read-only", f->path, name));
   return transfer_slab(f, name, type, start, count, buf, NULL);
 }
 
@@ -644,7 +642,7 @@ int h5s_write_strings(h5s_file *f, const char *name, const char *const *s, int n
   hid_t dset = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
   char *packed = NULL;
   if (!f->writable)
-    return agree(f->comm, ancd_errorf("%s: %s: file is open read-only", f->path, name));
+    return h5s_agree(f->comm, ancd_errorf("%s: %s: file is open read-only", f->path, name));
   /* Rank 0's count and width define the dataset on every rank. */
   long shape[2] = {n, 1};
   if (f->rank == 0)
@@ -678,7 +676,7 @@ done:
   close_id(&lcpl, H5Pclose);
   close_id(&space, H5Sclose);
   close_id(&type, H5Tclose);
-  return agree(f->comm, rc);
+  return h5s_agree(f->comm, rc);
 }
 
 int h5s_read_strings(h5s_file *f, const char *name, char ***s, int *n) {
@@ -718,7 +716,7 @@ done:
   close_id(&space, H5Sclose);
   close_id(&stored, H5Tclose);
   close_id(&dset, H5Dclose);
-  if (agree(f->comm, rc) < 0) {
+  if (h5s_agree(f->comm, rc) < 0) {
     h5s_free_strings(*s, *n);
     *s = NULL;
     *n = 0;
@@ -746,7 +744,7 @@ static int attr_write(h5s_file *f, const char *obj, const char *name, hid_t ftyp
   char what[1100];
   snprintf(what, sizeof what, "%s attribute %s", obj, name);
   if (!f->writable)
-    return agree(f->comm, ancd_errorf("%s: %s: file is open read-only", f->path, what));
+    return h5s_agree(f->comm, ancd_errorf("%s: %s: file is open read-only", f->path, what));
   CHECK_H5(exists = H5Aexists_by_name(f->file, obj, name, H5P_DEFAULT), what);
   if (exists)
     CHECK_H5(H5Adelete_by_name(f->file, obj, name, H5P_DEFAULT), what);
@@ -758,14 +756,14 @@ static int attr_write(h5s_file *f, const char *obj, const char *name, hid_t ftyp
 done:
   close_id(&attr, H5Aclose);
   close_id(&space, H5Sclose);
-  return agree(f->comm, rc);
+  return h5s_agree(f->comm, rc);
 }
 
 int h5s_attr_set_str(h5s_file *f, const char *obj, const char *name, const char *value) {
   size_t len = strlen(value);
   hid_t type = string_type(len ? len : 1);
   if (type < 0)
-    return agree(f->comm, h5_fail(f, name, "H5Tcopy"));
+    return h5s_agree(f->comm, h5_fail(f, name, "H5Tcopy"));
   int rc = attr_write(f, obj, name, type, type, len ? value : "");
   H5Tclose(type);
   return rc;

@@ -34,6 +34,10 @@ int h5s_open(h5s_file *f, const char *path, MPI_Comm comm);
 int h5s_is_complete(const char *path);
 /* Collective. Closing a writable file that was not published aborts it. No-op when closed. */
 void h5s_close(h5s_file *f);
+/* Shares a local status over comm (collective): -1 on every rank when any rank failed, with the
+ * lowest failing rank's message in ancd_error(), else 0; so no rank enters a collective call that
+ * another rank skipped. Also a synchronisation point. */
+int h5s_agree(MPI_Comm comm, int rc);
 /* Every collective function returns the same status on every rank. Reads of attributes, dims
  * and existence are local (any rank may call them alone). */
 

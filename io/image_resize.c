@@ -17,23 +17,13 @@
 #include <string.h>
 
 #include "error.h"
+#include "resample.h"
 
 enum { PRECISION_BITS = 32 - 8 - 2 }; /* 8 bits of value, 2 of headroom for negative lobes */
 
 static double bilinear_kernel(double x) {
   x = fabs(x);
   return x < 1.0 ? 1.0 - x : 0.0;
-}
-
-/* Keys cubic convolution with a = -0.5 (PyTorch's tensor bicubic uses -0.75). */
-static double bicubic_kernel(double x) {
-  const double a = -0.5;
-  x = fabs(x);
-  if (x < 1.0)
-    return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
-  if (x < 2.0)
-    return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
-  return 0.0;
 }
 
 /* Taps of one axis: output i reads in[first[i] .. first[i] + count[i]) with fixed-point weights
@@ -55,40 +45,20 @@ static void taps_free(taps *t) {
 
 static void taps_build(taps *t, int in_size, int out_size, double (*kernel)(double),
                        double kernel_support) {
-  double scale = (double)in_size / out_size;
-  double filterscale = scale < 1.0 ? 1.0 : scale; /* stretch only when downscaling */
-  double support = kernel_support * filterscale;
-  double inv_filterscale = 1.0 / filterscale;
-  t->ksize = (int)ceil(support) * 2 + 1;
+  t->ksize = resample_max_taps(in_size, out_size, kernel_support);
   t->first = xmalloc(sizeof(int) * out_size);
   t->count = xmalloc(sizeof(int) * out_size);
   t->w = xcalloc((size_t)out_size * t->ksize, sizeof(int32_t));
   t->wd = xcalloc((size_t)out_size * t->ksize, sizeof(double));
-  double *wd = xmalloc(sizeof(double) * t->ksize);
   for (int i = 0; i < out_size; i++) {
-    double center = (i + 0.5) * scale;
-    int lo = (int)(center - support + 0.5); /* truncation, as Pillow */
-    int hi = (int)(center + support + 0.5);
-    if (lo < 0)
-      lo = 0;
-    if (hi > in_size)
-      hi = in_size;
-    int n = hi - lo;
-    double sum = 0.0;
-    for (int x = 0; x < n; x++) {
-      wd[x] = kernel((x + lo - center + 0.5) * inv_filterscale);
-      sum += wd[x];
-    }
+    double *wd = t->wd + (size_t)i * t->ksize;
     int32_t *w = t->w + (size_t)i * t->ksize;
-    for (int x = 0; x < n; x++) {
-      double v = sum != 0.0 ? wd[x] / sum : wd[x];
-      t->wd[(size_t)i * t->ksize + x] = v;
-      w[x] = (int32_t)(v < 0 ? v * (1 << PRECISION_BITS) - 0.5 : v * (1 << PRECISION_BITS) + 0.5);
-    }
-    t->first[i] = lo;
+    int n = resample_taps(wd, &t->first[i], i, in_size, out_size, kernel, kernel_support);
+    for (int x = 0; x < n; x++) /* 22-bit fixed point, rounded half away from zero */
+      w[x] = (int32_t)(wd[x] < 0 ? wd[x] * (1 << PRECISION_BITS) - 0.5
+                                 : wd[x] * (1 << PRECISION_BITS) + 0.5);
     t->count[i] = n;
   }
-  free(wd);
 }
 
 static uint8_t clip_fixed(int64_t acc) {
@@ -209,7 +179,7 @@ int image_resize(image_u8 *out, const image_u8 *in, int out_w, int out_h, resize
   else if (mode == RESIZE_BILINEAR_PIL || mode == RESIZE_BILINEAR_PIL12)
     resize_pillow(out, in, bilinear_kernel, 1.0, pil13);
   else
-    resize_pillow(out, in, bicubic_kernel, 2.0, pil13);
+    resize_pillow(out, in, resample_cubic, 2.0, pil13);
   return 0;
 }
 
@@ -302,7 +272,7 @@ int image_resize_f32(float *out, const float *in, int in_w, int in_h, int out_w,
   } else if (mode == RESIZE_BILINEAR_PIL || mode == RESIZE_BILINEAR_PIL12) {
     resize_pillow_f32(out, in, in_w, in_h, out_w, out_h, bilinear_kernel, 1.0, pil13);
   } else {
-    resize_pillow_f32(out, in, in_w, in_h, out_w, out_h, bicubic_kernel, 2.0, pil13);
+    resize_pillow_f32(out, in, in_w, in_h, out_w, out_h, resample_cubic, 2.0, pil13);
   }
   return 0;
 }

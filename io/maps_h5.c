@@ -12,26 +12,6 @@
 
 #define MAPS_FILE "maps.h5"
 
-/* One status on every rank: -1 everywhere when any rank failed, with the lowest failing rank's
- * message (as h5store does), so no rank enters a collective call another rank skipped. */
-static int agree(MPI_Comm comm, int rc) {
-  int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  if (size == 1)
-    return rc;
-  int mine = rc < 0 ? rank : size, first = size;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-  if (first == size)
-    return 0;
-  char msg[2048];
-  snprintf(msg, sizeof msg, "%s", ancd_error());
-  MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm);
-  if (rank != first)
-    ancd_errorf("%s", msg);
-  return -1;
-}
-
 static int path_in(char *out, size_t n, const char *dir) {
   if (snprintf(out, n, "%s/%s", dir, MAPS_FILE) >= (int)n)
     return ancd_errorf("%s: path too long", dir);
@@ -137,12 +117,12 @@ int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm) {
   int rc = path_in(path, sizeof path, dir);
   if (rc == 0)
     rc = check_local(path, r);
-  if (agree(comm, rc) < 0)
+  if (h5s_agree(comm, rc) < 0)
     return -1;
   rc = check_global(path, r, comm); /* the same verdict on every rank: all saw the same table */
   if (rc == 0 && rank == 0)
     rc = fs_mkdirs(dir);
-  if (agree(comm, rc) < 0)
+  if (h5s_agree(comm, rc) < 0)
     return -1;
 
   h5s_file f;

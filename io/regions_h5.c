@@ -9,26 +9,6 @@
 #include "error.h"
 #include "fsutil.h"
 
-/* One status on every rank: -1 everywhere when any rank failed, with the lowest failing rank's
- * message, so no rank enters a collective call another rank skipped (as maps_h5.c). */
-static int agree(MPI_Comm comm, int rc) {
-  int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  if (size == 1)
-    return rc;
-  int mine = rc < 0 ? rank : size, first = size;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-  if (first == size)
-    return 0;
-  char msg[2048];
-  snprintf(msg, sizeof msg, "%s", ancd_error());
-  MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm);
-  if (rank != first)
-    ancd_errorf("%s", msg);
-  return -1;
-}
-
 static int path_in(char *out, size_t n, const char *dir) {
   if (snprintf(out, n, "%s/%s", dir, REGIONS_FILE) >= (int)n)
     return ancd_errorf("%s: path too long", dir);
@@ -232,12 +212,12 @@ int regions_h5_write(const char *dir, const regions_record *r, MPI_Comm comm) {
   int rc = path_in(path, sizeof path, dir);
   if (rc == 0)
     rc = check_local(&pool, path, r);
-  if (agree(comm, rc) < 0)
+  if (h5s_agree(comm, rc) < 0)
     return -1;
   rc = check_global(&row0, &pool0, &rows, &pool_all, path, r, pool, comm);
   if (rc == 0 && rank == 0)
     rc = fs_mkdirs(dir);
-  if (agree(comm, rc) < 0)
+  if (h5s_agree(comm, rc) < 0)
     return -1;
 
   h5s_file f;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "category_loop.h"
 #include "cli.h"
 #include "dataset.h"
 #include "detect_inputs.h"
@@ -59,20 +60,14 @@ typedef struct {
   const char **paths, **types;   /* [n] */
 } detect_run;
 
-static int agree(int code, MPI_Comm comm) {
-  int out = code;
-  CHECK_MPI(MPI_Allreduce(&code, &out, 1, MPI_INT, MPI_MAX, comm));
-  return out;
-}
-
-/* agree() for a step whose failure message is in ancd_error(): printed once when every rank
+/* agree_rc() for a step whose failure message is in ancd_error(): printed once when every rank
  * fails alike (by group rank 0), else by each failing rank. */
 static int agree_report(int code, const detect_run *r) {
   int code0 = code;
   CHECK_MPI(MPI_Bcast(&code0, 1, MPI_INT, 0, r->comm));
   if (code && (r->rank == 0 || !code0))
     log_error("category %s: %s", r->category, ancd_error());
-  return agree(code, r->comm);
+  return agree_rc(code, r->comm);
 }
 
 /* MPI_Gatherv of this rank's rows (unit elements of type each) to group rank 0. */
@@ -117,7 +112,7 @@ static int load_items(detect_run *r) {
       ds_report_free(&rep);
     }
   }
-  rc = agree(rc, r->comm);
+  rc = agree_rc(rc, r->comm);
   if (rc) {
     ds_free(&m);
     return rc;
@@ -354,7 +349,7 @@ static int make_maps(detect_run *r) {
       rc = ANCD_EXIT_INPUT;
     }
   }
-  rc = agree(rc, r->comm);
+  rc = agree_rc(rc, r->comm);
   if (!rc) {
     r->scores = xmalloc((size_t)r->n * sizeof *r->scores);
     r->scores_rscin = xmalloc((size_t)r->n * sizeof *r->scores_rscin);
@@ -452,7 +447,7 @@ static int write_results(detect_run *r) {
   free(maps_all);
   free(masks_all);
   free(rgb_all);
-  rc = agree(rc, r->comm);
+  rc = agree_rc(rc, r->comm);
   if (rc)
     return rc;
   /* Last: a complete maps.h5 marks the category done. */
@@ -519,9 +514,10 @@ static int already_done(const detect_run *r) {
   return done;
 }
 
-/* Runs the pipeline; *n_images gets the number of images scored (0 when skipped). */
-static int detect_category(const config *c, const char *category, const world *w,
-                           const char *export_dir, long *n_images) {
+/* Runs the pipeline (a category_run_fn: ctx is --export-maps DIR or NULL); *n_images gets the
+ * number of images scored (0 when skipped). */
+static int detect_category(const void *export_dir, const config *c, const char *category,
+                           const world *w, long *n_images) {
   detect_run r = {.cfg = c,
                   .category = category,
                   .export_dir = export_dir,
@@ -544,14 +540,14 @@ static int detect_category(const config *c, const char *category, const world *w
       log_info("category %s: %d test images on %d rank%s, %s, %d px, blocks %d..%d", category, r.n,
                r.size, r.size == 1 ? "" : "s", r.bb.text, r.S, c->detect.layers.v[0],
                c->detect.layers.v[c->detect.layers.n - 1]);
-    rc = agree(extract_features(&r), r.comm);
+    rc = agree_rc(extract_features(&r), r.comm);
   }
   if (!rc)
-    rc = agree(score_patches(&r), r.comm);
+    rc = agree_rc(score_patches(&r), r.comm);
   if (!rc)
     rc = make_maps(&r);
   if (!rc)
-    rc = agree(load_masks(&r), r.comm);
+    rc = agree_rc(load_masks(&r), r.comm);
   if (!rc)
     rc = write_results(&r);
   if (!rc) {
@@ -582,56 +578,12 @@ static int check_config(const config *c, const char *category) {
   return 0;
 }
 
-/* The categories, listed on world rank 0 and broadcast. */
-static int list_categories(cfg_names *cats, const config_set *cs, const world *w) {
-  int rc = 0;
-  memset(cats, 0, sizeof *cats);
-  if (w->rank == 0 && ds_list_categories(cats, &cs->base.dataset) != 0) {
-    log_error("%s", ancd_error());
-    rc = ANCD_EXIT_INPUT;
-  }
-  rc = agree(rc, MPI_COMM_WORLD);
-  CHECK_MPI(MPI_Bcast(cats, (int)sizeof *cats, MPI_BYTE, 0, MPI_COMM_WORLD));
-  return rc;
-}
-
-static int detect_all(const config_set *cs, const world *w, const char *export_dir) {
+static int detect_all(const config_set *cs, world *w, const void *export_dir) {
+  world_split(w, cs->base.parallel.group_size);
   cfg_names *cats = xmalloc(sizeof *cats);
-  config *c = xmalloc(sizeof *c);
-  int rc = list_categories(cats, cs, w);
-  for (int i = 0; i < cats->n && !rc; i++) { /* usage errors stop the job before any work */
-    if (config_for_category(c, cs, cats->v[i]) != 0) {
-      if (w->rank == 0)
-        log_error("%s", ancd_error());
-      rc = ANCD_EXIT_USAGE;
-    } else if (w->rank == 0) {
-      rc = check_config(c, cats->v[i]);
-    }
-    rc = agree(rc, MPI_COMM_WORLD);
-  }
-  double t0 = now_seconds();
-  long total = 0;
-  int failed = 0;
-  for (int i = 0; i < cats->n && rc != ANCD_EXIT_USAGE; i++) {
-    if (i % w->n_groups != w->group)
-      continue;
-    long n_images = 0;
-    if (config_for_category(c, cs, cats->v[i]) != 0)
-      continue; /* checked above */
-    int crc = detect_category(c, cats->v[i], w, export_dir, &n_images);
-    total += n_images;
-    if (crc == ANCD_EXIT_USAGE)
-      rc = crc;
-    else if (crc)
-      failed++;
-  }
-  if (!rc && failed)
-    rc = ANCD_EXIT_INPUT;
-  rc = agree(rc, MPI_COMM_WORLD);
-  long all = 0; /* images over the groups: each group's rank 0 counts its categories */
-  long mine = w->group_rank == 0 ? total : 0;
-  CHECK_MPI(MPI_Reduce(&mine, &all, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD));
-  double dt = now_seconds() - t0;
+  long all = 0; /* images over the groups */
+  double dt = 0;
+  int rc = categories_run(cats, &all, &dt, cs, w, check_config, detect_category, export_dir);
   if (rc != ANCD_EXIT_USAGE && w->rank == 0) {
     int trc = detect_write_tables(cs, cats);
     if (!rc)
@@ -641,7 +593,6 @@ static int detect_all(const config_set *cs, const world *w, const char *export_d
                all / dt, w->size, w->size == 1 ? "" : "s");
   }
   CHECK_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
-  free(c);
   free(cats);
   return rc;
 }
@@ -667,19 +618,5 @@ int job_detect(int argc, char **argv) {
     fprintf(stderr, "ancd detect: -c CONFIG is needed (its dataset and backbone)\n");
     return ANCD_EXIT_USAGE;
   }
-  world w;
-  if (world_init(&w, &argc, &argv) != 0) {
-    log_error("%s", ancd_error());
-    world_finalize(&w);
-    return ANCD_EXIT_USAGE;
-  }
-  config_set *cs = xmalloc(sizeof *cs);
-  rc = cli_load_config(cs, &a); /* every rank parses the same files: the same verdict */
-  if (!rc) {
-    world_split(&w, cs->base.parallel.group_size);
-    rc = detect_all(cs, &w, export_dir);
-  }
-  free(cs);
-  world_finalize(&w);
-  return rc;
+  return job_on_world(&a, &argc, &argv, detect_all, export_dir);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "category_loop.h"
 #include "cli.h"
 #include "dataset.h"
 #include "device.h"
@@ -81,6 +82,29 @@ static int print_datasets(const config_set *cs) {
   return failed;
 }
 
+typedef struct {
+  const cli_args *args;
+  const char *weights; /* --weights, or NULL */
+} info_request;
+
+/* Everything on world rank 0; the exit code is broadcast. */
+static int print_info(const config_set *cs, world *w, const void *ctx) {
+  const info_request *req = ctx;
+  int rc = 0;
+  if (w->rank == 0) {
+    print_machine(w);
+    if (req->weights && print_weights(req->weights, &cs->base.backbone) != 0)
+      rc = ANCD_EXIT_INPUT;
+    if (req->args->n_configs > 0 || req->args->n_sets > 0) {
+      int failed = print_datasets(cs);
+      if (failed)
+        rc = ANCD_EXIT_INPUT;
+    }
+  }
+  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return rc;
+}
+
 int job_info(int argc, char **argv) {
   const char *weights = NULL;
   const cli_opt opts[] = {{"weights", 0, CLI_STRING, &weights, "FILE",
@@ -96,26 +120,6 @@ int job_info(int argc, char **argv) {
   int rc = cli_parse(&a, &job, argc, argv);
   if (rc || a.help)
     return rc;
-  world w;
-  if (world_init(&w, &argc, &argv) != 0) {
-    log_error("%s", ancd_error());
-    world_finalize(&w);
-    return ANCD_EXIT_USAGE;
-  }
-  config_set *cs = xmalloc(sizeof *cs);
-  rc = cli_load_config(cs, &a);
-  if (!rc && w.rank == 0) {
-    print_machine(&w);
-    if (weights && print_weights(weights, &cs->base.backbone) != 0)
-      rc = ANCD_EXIT_INPUT;
-    if (a.n_configs > 0 || a.n_sets > 0) {
-      int failed = print_datasets(cs);
-      if (failed)
-        rc = ANCD_EXIT_INPUT;
-    }
-  }
-  free(cs);
-  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  world_finalize(&w);
-  return rc;
+  const info_request req = {&a, weights};
+  return job_on_world(&a, &argc, &argv, print_info, &req);
 }

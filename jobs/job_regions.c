@@ -19,6 +19,7 @@
 #include <omp.h>
 #endif
 
+#include "category_loop.h"
 #include "cli.h"
 #include "dataset.h"
 #include "detect_store.h"
@@ -56,12 +57,6 @@ typedef struct {
   int search_min, search_max, degenerate;
   image_regions *res; /* [n_own] */
 } regions_run;
-
-static int agree(int code, MPI_Comm comm) {
-  int out = code;
-  CHECK_MPI(MPI_Allreduce(&code, &out, 1, MPI_INT, MPI_MAX, comm));
-  return out;
-}
 
 /* The current maps.h5's config hash ("" for imported maps or when unreadable). */
 static void current_maps_hash(char out[17], const regions_run *r) {
@@ -127,7 +122,7 @@ static int list_items_rank0(regions_run *r) {
 
 static int load_items(regions_run *r) {
   int rc = r->rank == 0 ? list_items_rank0(r) : 0;
-  rc = agree(rc, r->comm);
+  rc = agree_rc(rc, r->comm);
   if (rc)
     return rc;
   CHECK_MPI(MPI_Bcast(&r->n, 1, MPI_INT, 0, r->comm));
@@ -158,7 +153,7 @@ static int maps_from_h5(regions_run *r) {
     log_error("category %s: %s", r->category, ancd_error());
     rc = ANCD_EXIT_INPUT;
   }
-  rc = agree(rc, r->comm);
+  rc = agree_rc(rc, r->comm);
   float lo = INFINITY, hi = -INFINITY;
   for (size_t k = 0; !rc && k < (size_t)r->n_own * px; k++) {
     lo = f[k] < lo ? f[k] : lo;
@@ -210,7 +205,7 @@ static int maps_from_png(regions_run *r) {
   free(m);
   r->lo = 0;
   r->hi = 255;
-  return agree(failed ? ANCD_EXIT_INPUT : 0, r->comm);
+  return agree_rc(failed ? ANCD_EXIT_INPUT : 0, r->comm);
 }
 
 /* §2.1 over every image of the category, whatever rank holds it. */
@@ -416,7 +411,7 @@ static int export_crops(const regions_run *r) {
     }
   }
   CHECK_MPI(MPI_Bcast(&n, 1, MPI_INT, 0, r->comm));
-  if (agree(rc ? ANCD_EXIT_INPUT : 0, r->comm)) {
+  if (agree_rc(rc ? ANCD_EXIT_INPUT : 0, r->comm)) {
     if (r->rank == 0)
       log_error("category %s: %s", r->category, ancd_error());
     return ANCD_EXIT_INPUT;
@@ -428,7 +423,7 @@ static int export_crops(const regions_run *r) {
     log_error("category %s: --export %s: %s", r->category, r->export_dir, ancd_error());
     rc = ANCD_EXIT_INPUT;
   }
-  rc = agree(rc, r->comm);
+  rc = agree_rc(rc, r->comm);
   if (!rc && r->rank == 0)
     log_info("category %s: crops exported to %s/%s/images and masks", r->category, r->export_dir,
              r->category);
@@ -458,8 +453,9 @@ static void log_summary(const regions_run *r, long n_crops, double dt) {
            r->search_max, dt, dt > 0 ? r->n / dt : 0.0);
 }
 
-static int regions_category(const config *c, const char *category, const world *w,
-                            const char *export_dir, long *n_images) {
+/* A category_run_fn: ctx is --export DIR or NULL. */
+static int regions_category(const void *export_dir, const config *c, const char *category,
+                            const world *w, long *n_images) {
   regions_run r = {.cfg = c,
                    .category = category,
                    .export_dir = export_dir,
@@ -487,7 +483,7 @@ static int regions_category(const config *c, const char *category, const world *
     }
     if (!rc) {
       search_range(&r);
-      rc = agree(process_images(&r), r.comm);
+      rc = agree_rc(process_images(&r), r.comm);
     }
     long n_crops = 0;
     if (!rc)
@@ -515,56 +511,15 @@ static int check_config(const config *c, const char *category) {
   return 0;
 }
 
-/* The categories, listed on world rank 0 and broadcast. */
-static int list_categories(cfg_names *cats, const config_set *cs, const world *w) {
-  int rc = 0;
-  memset(cats, 0, sizeof *cats);
-  if (w->rank == 0 && ds_list_categories(cats, &cs->base.dataset) != 0) {
-    log_error("%s", ancd_error());
-    rc = ANCD_EXIT_INPUT;
-  }
-  rc = agree(rc, MPI_COMM_WORLD);
-  CHECK_MPI(MPI_Bcast(cats, (int)sizeof *cats, MPI_BYTE, 0, MPI_COMM_WORLD));
-  return rc;
-}
-
-static int regions_all(const config_set *cs, const world *w, const char *export_dir) {
+static int regions_all(const config_set *cs, world *w, const void *export_dir) {
+  world_split(w, cs->base.parallel.group_size);
   cfg_names *cats = xmalloc(sizeof *cats);
-  config *c = xmalloc(sizeof *c);
-  int rc = list_categories(cats, cs, w);
-  for (int i = 0; i < cats->n && !rc; i++) { /* usage errors stop the job before any work */
-    if (config_for_category(c, cs, cats->v[i]) != 0) {
-      if (w->rank == 0)
-        log_error("%s", ancd_error());
-      rc = ANCD_EXIT_USAGE;
-    } else if (w->rank == 0) {
-      rc = check_config(c, cats->v[i]);
-    }
-    rc = agree(rc, MPI_COMM_WORLD);
-  }
-  double t0 = now_seconds();
-  long total = 0;
-  int failed = 0;
-  for (int i = 0; i < cats->n && !rc; i++) {
-    if (i % w->n_groups != w->group)
-      continue;
-    long n_images = 0;
-    if (config_for_category(c, cs, cats->v[i]) != 0)
-      continue; /* checked above */
-    if (regions_category(c, cats->v[i], w, export_dir, &n_images))
-      failed++;
-    total += n_images;
-  }
-  if (!rc && failed)
-    rc = ANCD_EXIT_INPUT;
-  rc = agree(rc, MPI_COMM_WORLD);
-  long all = 0, mine = w->group_rank == 0 ? total : 0;
-  CHECK_MPI(MPI_Reduce(&mine, &all, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD));
-  double dt = now_seconds() - t0;
+  long all = 0; /* images over the groups */
+  double dt = 0;
+  int rc = categories_run(cats, &all, &dt, cs, w, check_config, regions_category, export_dir);
   if (w->rank == 0 && all > 0)
     log_info("regions: %ld images in %.1f s: %.2f images/s on %d rank%s", all, dt, all / dt,
              w->size, w->size == 1 ? "" : "s");
-  free(c);
   free(cats);
   return rc;
 }
@@ -591,19 +546,5 @@ int job_regions(int argc, char **argv) {
     fprintf(stderr, "ancd regions: -c CONFIG is needed (its dataset and output)\n");
     return ANCD_EXIT_USAGE;
   }
-  world w;
-  if (world_init(&w, &argc, &argv) != 0) {
-    log_error("%s", ancd_error());
-    world_finalize(&w);
-    return ANCD_EXIT_USAGE;
-  }
-  config_set *cs = xmalloc(sizeof *cs);
-  rc = cli_load_config(cs, &a); /* every rank parses the same files: the same verdict */
-  if (!rc) {
-    world_split(&w, cs->base.parallel.group_size);
-    rc = regions_all(cs, &w, export_dir);
-  }
-  free(cs);
-  world_finalize(&w);
-  return rc;
+  return job_on_world(&a, &argc, &argv, regions_all, export_dir);
 }

@@ -3,14 +3,12 @@
  *   DIR/<surface>/train/good/000.png, DIR/<surface>/test/good/000.png,
  *   DIR/<surface>/test/<defect>/000.png, DIR/<surface>/ground_truth/<defect>/000_mask.png.
  * The pixels come from core/synth.c; the same seed gives byte-identical files. */
-#include <errno.h>
 #include <omp.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "error.h"
+#include "fsutil.h"
 #include "image.h"
 #include "log.h"
 #include "synth.h"
@@ -18,30 +16,6 @@
 /* Image names are three digits so that sorted order is numeric order. */
 #define SYNTH_MAX_PER_SPLIT 1000
 #define SYNTH_PATH_LEN 4096
-
-/* mkdir -p: every missing component is created; an existing non-directory is an error. */
-static int make_dirs(const char *path) {
-  char buf[SYNTH_PATH_LEN];
-  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-    return ancd_errorf("%s: path too long", path);
-  for (char *p = buf + 1;; p++) {
-    if (*p != '/' && *p != 0)
-      continue;
-    char saved = *p;
-    *p = 0;
-    if (mkdir(buf, 0755) != 0) {
-      int err = errno;
-      struct stat st;
-      if (err != EEXIST)
-        return ancd_errorf("%s: cannot create directory (%s)", buf, strerror(err));
-      if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return ancd_errorf("%s: exists and is not a directory", buf);
-    }
-    *p = saved;
-    if (saved == 0)
-      return 0;
-  }
-}
 
 static int write_png(const char *path, uint8_t *data, int channels) {
   image_u8 img = {.w = SYNTH_SIZE, .h = SYNTH_SIZE, .c = channels, .data = data};
@@ -99,7 +73,7 @@ static int make_category_dirs(const synth_plan *plan, int surface) {
       if (snprintf(path, sizeof path, "%s/%s/%s/%s", plan->root, cat, sub, type) >=
           (int)sizeof path)
         return ancd_errorf("%s: output path too long", plan->root);
-      if (make_dirs(path))
+      if (fs_mkdirs(path))
         return -1;
     }
   }

@@ -3,15 +3,9 @@
 # max abs diff <= 1e-6): a tiny synthetic category (13 test images), a random ViT-Ti at 64 px,
 # blocks [1, 2], r [1, 3], divide_num 1 and 2.
 #   detect_ranks.sh H5_COMPARE MPIEXEC
-set -u
-ancd=${ANCD_BIN:?ANCD_BIN not set}
-src=${ANCD_SOURCE_DIR:?}
+. "$(dirname "$0")/lib.sh"
 h5cmp=${1:?usage: detect_ranks.sh H5_COMPARE MPIEXEC}
 mpiexec=${2:?usage: detect_ranks.sh H5_COMPARE MPIEXEC}
-tmp=${ANCD_TEST_TMP:-/tmp}/detect_ranks_sh
-rm -rf "$tmp" && mkdir -p "$tmp"
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 export OMP_NUM_THREADS=1 # ranks share the machine's cores
 
 "$ancd" synth -o "$tmp/data" --categories 1 --train 1 --test-good 3 --per-type 2 -q ||
@@ -37,5 +31,4 @@ done
 "$h5cmp" "$tmp/out_d1_np1/demo/$cat/maps.h5" "$tmp/out_d2_np1/demo/$cat/maps.h5" 1e-6 maps \
   >/dev/null && fail "divide_num 2 gave the same maps as divide_num 1"
 
-[ "$fails" = 0 ] && echo "detect_ranks: all passed" || echo "detect_ranks: $fails failed"
-[ "$fails" = 0 ]
+finish detect_ranks

@@ -5,16 +5,10 @@
 # hence its hash, is the same): every numeric dataset equal (h5_compare, tolerance 0) and the
 # regions_check dumps (paths, types, attributes, boxes, pixel sums) identical.
 #   regions_ranks.sh REGIONS_CHECK H5_COMPARE MPIEXEC
-set -u
-ancd=${ANCD_BIN:?ANCD_BIN not set}
-src=${ANCD_SOURCE_DIR:?}
+. "$(dirname "$0")/lib.sh"
 check=${1:?usage: regions_ranks.sh REGIONS_CHECK H5_COMPARE MPIEXEC}
 h5cmp=${2:?usage: regions_ranks.sh REGIONS_CHECK H5_COMPARE MPIEXEC}
 mpiexec=${3:?usage: regions_ranks.sh REGIONS_CHECK H5_COMPARE MPIEXEC}
-tmp=${ANCD_TEST_TMP:-/tmp}/regions_ranks_sh
-rm -rf "$tmp" && mkdir -p "$tmp"
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 export OMP_NUM_THREADS=1 # ranks share the machine's cores
 
 "$ancd" synth -o "$tmp/data" --categories 1 --train 1 --test-good 3 --per-type 2 -q 2>/dev/null ||
@@ -43,5 +37,4 @@ for np in 2 3; do
     fail "1 rank and $np ranks: regions_check dumps differ: $(head -6 "$tmp/diff")"
 done
 
-[ "$fails" = 0 ] && echo "regions_ranks: all passed" || echo "regions_ranks: $fails failed"
-[ "$fails" = 0 ]
+finish regions_ranks

@@ -1,20 +1,7 @@
 #!/usr/bin/env bash
 # The ancd binary as a user meets it: --help on every job, exit codes, error messages that name
 # the file, not-implemented jobs, synth + info + config end to end on a small synthetic set.
-set -u
-ancd=${ANCD_BIN:?ANCD_BIN not set}
-src=${ANCD_SOURCE_DIR:?}
-tmp=${ANCD_TEST_TMP:-/tmp}/test_cli_sh
-rm -rf "$tmp" && mkdir -p "$tmp"
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE CMD...: runs CMD, checks its exit code; output in $tmp/out, $tmp/err
-expect() {
-  local want=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  [ "$got" = "$want" ] || fail "'$*' exited $got, want $want: $(head -c 300 "$tmp/err")"
-}
-contains() { grep -q -- "$2" "$1" || fail "$1 lacks '$2': $(head -c 300 "$1")"; }
+. "$(dirname "$0")/lib.sh"
 
 expect 0 "$ancd" --help
 contains "$tmp/out" "synth"
@@ -88,5 +75,4 @@ grep -q "$victim" "$tmp/err" "$tmp/out" || fail "info does not name the corrupt 
 # ... and passes when the config tolerates it.
 expect 0 "$ancd" info -c "$src/configs/demo.yaml" --set dataset.root="$tmp/a" --set io.max_bad_fraction=0.5
 
-if [ "$fails" -gt 0 ]; then echo "test_cli.sh: $fails failures" >&2; exit 1; fi
-echo "test_cli.sh: all passed"
+finish test_cli

@@ -2,21 +2,7 @@
 # `ancd detect` on bad input and its outputs, as a user meets them: too few images, a corrupt
 # image, a mask and an image of another size, resume, --export-maps and heat maps, usage errors.
 # A random ViT-Ti at 32 px keeps each run well under a second.
-set -u
-ancd=${ANCD_BIN:?ANCD_BIN not set}
-src=${ANCD_SOURCE_DIR:?}
-tmp=${ANCD_TEST_TMP:-/tmp}/test_detect_sh
-rm -rf "$tmp" && mkdir -p "$tmp"
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE CMD...: runs CMD, checks its exit code; output in $tmp/out, $tmp/err
-expect() {
-  local want=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  [ "$got" = "$want" ] || fail "'$*' exited $got, want $want: $(tail -c 400 "$tmp/err")"
-}
-contains() { grep -q -- "$2" "$1" || fail "$1 lacks '$2': $(tail -c 400 "$1")"; }
-lacks() { grep -q -- "$2" "$1" && fail "$1 has '$2'"; }
+. "$(dirname "$0")/lib.sh"
 export OMP_NUM_THREADS=1
 
 # A fresh small category: 3 good + 5 types x 2 defects = 13 test images.
@@ -116,5 +102,4 @@ rm -f "$tmp/c/$cat/test/good/001.png" "$tmp/c/$cat/test/good/002.png"
 expect 1 detect "$tmp/c" "$tmp/o7"
 contains "$tmp/err" "category $cat: MuSc needs at least 2 test images, found 1"
 
-[ "$fails" = 0 ] && echo "test_detect: all passed" || echo "test_detect: $fails failed"
-[ "$fails" = 0 ]
+finish test_detect

@@ -6,24 +6,10 @@
 # AnomalyNCD's layout, a rerun skips, imported PNG maps (detect --export-maps) give the same
 # thresholds, counts, boxes and pixels as maps.h5, and a missing or extra map, a missing maps.h5
 # or import without maps_root fail naming what is wrong.
-set -u
-ancd=${ANCD_BIN:?ANCD_BIN not set}
-src=${ANCD_SOURCE_DIR:?}
+. "$(dirname "$0")/lib.sh"
 bin=$(dirname "$ancd")/tests
 check=$bin/regions_check
 h5cmp=$bin/h5_compare
-tmp=${ANCD_TEST_TMP:-/tmp}/test_regions_sh
-rm -rf "$tmp" && mkdir -p "$tmp"
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-# expect CODE CMD...: runs CMD, checks its exit code; output in $tmp/out, $tmp/err
-expect() {
-  local want=$1; shift
-  "$@" >"$tmp/out" 2>"$tmp/err"; local got=$?
-  [ "$got" = "$want" ] || fail "'$*' exited $got, want $want: $(tail -c 400 "$tmp/err")"
-}
-contains() { grep -q -- "$2" "$1" || fail "$1 lacks '$2': $(tail -c 400 "$1")"; }
-lacks() { grep -q -- "$2" "$1" && fail "$1 has '$2'"; }
 export OMP_NUM_THREADS=2
 
 "$ancd" synth -o "$tmp/data" --categories 1 --train 2 --test-good 3 --per-type 3 -q 2>/dev/null ||
@@ -116,5 +102,4 @@ contains "$tmp/err" "$tmp/none/demo/$cat/maps.h5 is missing"
 expect 2 run regions "$tmp/none" --set detect.method=import
 contains "$tmp/err" "detect.maps_root"
 
-[ "$fails" = 0 ] && echo "test_regions: all passed" || echo "test_regions: $fails failed"
-[ "$fails" = 0 ]
+finish test_regions

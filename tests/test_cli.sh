@@ -44,6 +44,10 @@ expect 0 "$ancd" config -c "$src/configs/mtd.yaml" --set detect.r_list=[1,3]
 contains "$tmp/out" "hash "
 grep -A30 '^detect:' "$tmp/out" | grep -q 'r_list: \[1, 3\]' || fail "--set list not in the resolved config"
 expect 0 "$ancd" config --doc
+# The README's config reference is this output: every key row must be there verbatim.
+grep '^| `' "$tmp/out" | while IFS= read -r row; do
+  grep -qF -- "$row" "$src/README.md" || { echo "README lacks: $row"; exit 1; }
+done || fail "README config reference is stale: paste 'ancd config --doc' into it"
 contains "$tmp/out" "detect.r_list"
 
 # Weights: the architecture is inferred and printed; a bad file is an input error naming it.

@@ -18,7 +18,7 @@ double metric_f1max(const float *scores, const uint8_t *labels, long n);
 double metric_aupro(const float *maps, const uint8_t *masks, int n, int h, int w);
 
 typedef struct {
-  double auroc_cls, f1max_cls, ap_cls; /* image level */
+  double auroc_cls, f1max_cls, ap_cls;     /* image level */
   double auroc_px, f1max_px, ap_px, aupro; /* pixel level; NaN without masks */
 } ad_metrics;
 

@@ -37,68 +37,33 @@ typedef struct {
   vit_family without_head; /* ... and without */
 } convention;
 
+/* The timm / DINO / DINOv2 key names (original and timm checkpoints share them). */
+#define TIMM_KEYS                                                                                  \
+  .patch_w = "patch_embed.proj.weight", .patch_b = "patch_embed.proj.bias", .cls = "cls_token",    \
+  .pos = "pos_embed", .norm_w = "norm.weight", .norm_b = "norm.bias", .head_w = "head.weight",     \
+  .head_b = "head.bias", .registers = "register_tokens", .blocks = "blocks.",                      \
+  .ln1_w = "norm1.weight", .ln1_b = "norm1.bias", .qkv_w = "attn.qkv.weight",                      \
+  .qkv_b = "attn.qkv.bias", .out_w = "attn.proj.weight", .out_b = "attn.proj.bias",                \
+  .ln2_w = "norm2.weight", .ln2_b = "norm2.bias", .fc1_w = "mlp.fc1.weight",                       \
+  .fc1_b = "mlp.fc1.bias", .fc2_w = "mlp.fc2.weight", .fc2_b = "mlp.fc2.bias", .eps = 1e-6f,       \
+  .act = VIT_ACT_GELU
+
 /* Order matters: a convention with a marker comes before the one sharing its anchor. */
 static const convention conventions[] = {
     {.name = "dinov2",
      .prefixes = {""},
      .anchor = "patch_embed.proj.weight",
      .marker = "blocks.0.ls1.gamma",
-     .patch_w = "patch_embed.proj.weight",
-     .patch_b = "patch_embed.proj.bias",
-     .cls = "cls_token",
-     .pos = "pos_embed",
-     .norm_w = "norm.weight",
-     .norm_b = "norm.bias",
-     .head_w = "head.weight",
-     .head_b = "head.bias",
-     .registers = "register_tokens",
-     .blocks = "blocks.",
-     .ln1_w = "norm1.weight",
-     .ln1_b = "norm1.bias",
-     .qkv_w = "attn.qkv.weight",
-     .qkv_b = "attn.qkv.bias",
-     .out_w = "attn.proj.weight",
-     .out_b = "attn.proj.bias",
+     TIMM_KEYS,
      .ls1 = "ls1.gamma",
      .ls2 = "ls2.gamma",
-     .ln2_w = "norm2.weight",
-     .ln2_b = "norm2.bias",
-     .fc1_w = "mlp.fc1.weight",
-     .fc1_b = "mlp.fc1.bias",
-     .fc2_w = "mlp.fc2.weight",
-     .fc2_b = "mlp.fc2.bias",
-     .eps = 1e-6f,
-     .act = VIT_ACT_GELU,
      .families = FAMILY_BIT(VIT_TIMM) | FAMILY_BIT(VIT_DINO) | FAMILY_BIT(VIT_DINOV2),
      .with_head = VIT_TIMM, /* LayerScale with a classifier: DeiT III */
      .without_head = VIT_DINOV2},
     {.name = "timm",
      .prefixes = {""},
      .anchor = "patch_embed.proj.weight",
-     .patch_w = "patch_embed.proj.weight",
-     .patch_b = "patch_embed.proj.bias",
-     .cls = "cls_token",
-     .pos = "pos_embed",
-     .norm_w = "norm.weight",
-     .norm_b = "norm.bias",
-     .head_w = "head.weight",
-     .head_b = "head.bias",
-     .registers = "register_tokens",
-     .blocks = "blocks.",
-     .ln1_w = "norm1.weight",
-     .ln1_b = "norm1.bias",
-     .qkv_w = "attn.qkv.weight",
-     .qkv_b = "attn.qkv.bias",
-     .out_w = "attn.proj.weight",
-     .out_b = "attn.proj.bias",
-     .ln2_w = "norm2.weight",
-     .ln2_b = "norm2.bias",
-     .fc1_w = "mlp.fc1.weight",
-     .fc1_b = "mlp.fc1.bias",
-     .fc2_w = "mlp.fc2.weight",
-     .fc2_b = "mlp.fc2.bias",
-     .eps = 1e-6f,
-     .act = VIT_ACT_GELU,
+     TIMM_KEYS,
      .families = FAMILY_BIT(VIT_TIMM) | FAMILY_BIT(VIT_DINO),
      .with_head = VIT_TIMM,
      .without_head = VIT_DINO},

@@ -70,7 +70,8 @@ static int print_datasets(const config_set *cs) {
       failed++;
       continue;
     }
-    if (ds_validate(&m, &r, c->io.max_bad_fraction) != 0) {
+    /* As the stages validate: a mask of another size is resized, not bad. */
+    if (ds_validate_ex(&m, &r, c->io.max_bad_fraction, 1) != 0) {
       log_error("%s", ancd_error());
       failed++;
     }

@@ -146,9 +146,15 @@ static int load_items(detect_run *r) {
   }
   r->counts = xmalloc((size_t)r->size * sizeof *r->counts);
   r->displs = xmalloc((size_t)r->size * sizeof *r->displs);
+  /* Shards are whole batches (boundaries at global multiples of detect.batch_size), so every
+   * image meets the same batch-mates whatever the rank count: the ViT's GEMMs then see the same
+   * shapes and the features do not depend on the rank count. */
+  const long B = r->cfg->detect.batch_size, n_batches = (r->n + B - 1) / B;
   for (int k = 0; k < r->size; k++) {
     long b, e;
-    partition_range(r->n, r->size, k, &b, &e);
+    partition_range(n_batches, r->size, k, &b, &e);
+    b = b * B < r->n ? b * B : r->n;
+    e = e * B < r->n ? e * B : r->n;
     r->counts[k] = (int)(e - b);
     r->displs[k] = (int)b;
   }

@@ -186,28 +186,38 @@ static const char *key(const char *fmt, ...) {
   return key_buf;
 }
 
+/* <base>.weight [out, in] and <base>.bias [out]: an nn.Linear. */
+static void add_linear(ckpt *c, const char *base, int64_t out, int64_t in) {
+  char name[256];
+  snprintf(name, sizeof name, "%s", base); /* base may be key()'s buffer */
+  ADD(c, key("%s.weight", name), out, in);
+  ADD(c, key("%s.bias", name), out);
+}
+
+/* <base>.weight [n] and <base>.bias [n]: a LayerNorm (or a conv bias pair of that shape). */
+static void add_norm(ckpt *c, const char *base, int64_t n) {
+  char name[256];
+  snprintf(name, sizeof name, "%s", base);
+  ADD(c, key("%s.weight", name), n);
+  ADD(c, key("%s.bias", name), n);
+}
+
 static void make_timm(ckpt *c, int layerscale, int head) {
   ADD(c, "cls_token", 1, 1, D);
   ADD(c, "pos_embed", 1, 1 + G * G, D);
   ADD(c, "patch_embed.proj.weight", D, 3, P, P);
   ADD(c, "patch_embed.proj.bias", D);
   for (int b = 0; b < DEPTH; b++) {
-    ADD(c, key("blocks.%d.norm1.weight", b), D);
-    ADD(c, key("blocks.%d.norm1.bias", b), D);
-    ADD(c, key("blocks.%d.attn.qkv.weight", b), 3 * D, D);
-    ADD(c, key("blocks.%d.attn.qkv.bias", b), 3 * D);
-    ADD(c, key("blocks.%d.attn.proj.weight", b), D, D);
-    ADD(c, key("blocks.%d.attn.proj.bias", b), D);
+    add_norm(c, key("blocks.%d.norm1", b), D);
+    add_linear(c, key("blocks.%d.attn.qkv", b), 3 * D, D);
+    add_linear(c, key("blocks.%d.attn.proj", b), D, D);
     if (layerscale) {
       ADD(c, key("blocks.%d.ls1.gamma", b), D);
       ADD(c, key("blocks.%d.ls2.gamma", b), D);
     }
-    ADD(c, key("blocks.%d.norm2.weight", b), D);
-    ADD(c, key("blocks.%d.norm2.bias", b), D);
-    ADD(c, key("blocks.%d.mlp.fc1.weight", b), M, D);
-    ADD(c, key("blocks.%d.mlp.fc1.bias", b), M);
-    ADD(c, key("blocks.%d.mlp.fc2.weight", b), D, M);
-    ADD(c, key("blocks.%d.mlp.fc2.bias", b), D);
+    add_norm(c, key("blocks.%d.norm2", b), D);
+    add_linear(c, key("blocks.%d.mlp.fc1", b), M, D);
+    add_linear(c, key("blocks.%d.mlp.fc2", b), D, M);
   }
   ADD(c, "norm.weight", D);
   ADD(c, "norm.bias", D);
@@ -224,25 +234,16 @@ static void make_hf_vit(ckpt *c, const char *p, int classifier) {
   ADD(c, key("%sembeddings.patch_embeddings.projection.bias", p), D);
   for (int b = 0; b < DEPTH; b++) {
     const char *l = "encoder.layer";
-    ADD(c, key("%s%s.%d.layernorm_before.weight", p, l, b), D);
-    ADD(c, key("%s%s.%d.layernorm_before.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.attention.attention.query.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.attention.attention.query.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.attention.attention.key.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.attention.attention.key.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.attention.attention.value.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.attention.attention.value.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.attention.output.dense.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.attention.output.dense.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.layernorm_after.weight", p, l, b), D);
-    ADD(c, key("%s%s.%d.layernorm_after.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.intermediate.dense.weight", p, l, b), M, D);
-    ADD(c, key("%s%s.%d.intermediate.dense.bias", p, l, b), M);
-    ADD(c, key("%s%s.%d.output.dense.weight", p, l, b), D, M);
-    ADD(c, key("%s%s.%d.output.dense.bias", p, l, b), D);
+    add_norm(c, key("%s%s.%d.layernorm_before", p, l, b), D);
+    add_linear(c, key("%s%s.%d.attention.attention.query", p, l, b), D, D);
+    add_linear(c, key("%s%s.%d.attention.attention.key", p, l, b), D, D);
+    add_linear(c, key("%s%s.%d.attention.attention.value", p, l, b), D, D);
+    add_linear(c, key("%s%s.%d.attention.output.dense", p, l, b), D, D);
+    add_norm(c, key("%s%s.%d.layernorm_after", p, l, b), D);
+    add_linear(c, key("%s%s.%d.intermediate.dense", p, l, b), M, D);
+    add_linear(c, key("%s%s.%d.output.dense", p, l, b), D, M);
   }
-  ADD(c, key("%slayernorm.weight", p), D);
-  ADD(c, key("%slayernorm.bias", p), D);
+  add_norm(c, key("%slayernorm", p), D);
   if (classifier) {
     ADD(c, "classifier.weight", C, D);
     ADD(c, "classifier.bias", C);
@@ -257,27 +258,18 @@ static void make_hf_dinov2(ckpt *c, const char *p) {
   ADD(c, key("%sembeddings.patch_embeddings.projection.bias", p), D);
   for (int b = 0; b < DEPTH; b++) {
     const char *l = "encoder.layer";
-    ADD(c, key("%s%s.%d.norm1.weight", p, l, b), D);
-    ADD(c, key("%s%s.%d.norm1.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.attention.attention.query.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.attention.attention.query.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.attention.attention.key.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.attention.attention.key.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.attention.attention.value.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.attention.attention.value.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.attention.output.dense.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.attention.output.dense.bias", p, l, b), D);
+    add_norm(c, key("%s%s.%d.norm1", p, l, b), D);
+    add_linear(c, key("%s%s.%d.attention.attention.query", p, l, b), D, D);
+    add_linear(c, key("%s%s.%d.attention.attention.key", p, l, b), D, D);
+    add_linear(c, key("%s%s.%d.attention.attention.value", p, l, b), D, D);
+    add_linear(c, key("%s%s.%d.attention.output.dense", p, l, b), D, D);
     ADD(c, key("%s%s.%d.layer_scale1.lambda1", p, l, b), D);
-    ADD(c, key("%s%s.%d.norm2.weight", p, l, b), D);
-    ADD(c, key("%s%s.%d.norm2.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.mlp.fc1.weight", p, l, b), M, D);
-    ADD(c, key("%s%s.%d.mlp.fc1.bias", p, l, b), M);
-    ADD(c, key("%s%s.%d.mlp.fc2.weight", p, l, b), D, M);
-    ADD(c, key("%s%s.%d.mlp.fc2.bias", p, l, b), D);
+    add_norm(c, key("%s%s.%d.norm2", p, l, b), D);
+    add_linear(c, key("%s%s.%d.mlp.fc1", p, l, b), M, D);
+    add_linear(c, key("%s%s.%d.mlp.fc2", p, l, b), D, M);
     ADD(c, key("%s%s.%d.layer_scale2.lambda1", p, l, b), D);
   }
-  ADD(c, key("%slayernorm.weight", p), D);
-  ADD(c, key("%slayernorm.bias", p), D);
+  add_norm(c, key("%slayernorm", p), D);
 }
 
 static void make_hf_clip(ckpt *c) {
@@ -287,29 +279,19 @@ static void make_hf_clip(ckpt *c) {
   ADD(c, key("%sembeddings.position_embedding.weight", p), 1 + G * G, D);
   ADD(c, key("%sembeddings.position_ids", p), 1, 1 + G * G);
   get(c, key("%sembeddings.position_ids", p))->dtype = "I64"; /* an integer buffer is fine */
-  ADD(c, key("%spre_layrnorm.weight", p), D);
-  ADD(c, key("%spre_layrnorm.bias", p), D);
+  add_norm(c, key("%spre_layrnorm", p), D);
   for (int b = 0; b < DEPTH; b++) {
     const char *l = "encoder.layers";
-    ADD(c, key("%s%s.%d.layer_norm1.weight", p, l, b), D);
-    ADD(c, key("%s%s.%d.layer_norm1.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.self_attn.q_proj.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.self_attn.q_proj.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.self_attn.k_proj.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.self_attn.k_proj.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.self_attn.v_proj.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.self_attn.v_proj.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.self_attn.out_proj.weight", p, l, b), D, D);
-    ADD(c, key("%s%s.%d.self_attn.out_proj.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.layer_norm2.weight", p, l, b), D);
-    ADD(c, key("%s%s.%d.layer_norm2.bias", p, l, b), D);
-    ADD(c, key("%s%s.%d.mlp.fc1.weight", p, l, b), M, D);
-    ADD(c, key("%s%s.%d.mlp.fc1.bias", p, l, b), M);
-    ADD(c, key("%s%s.%d.mlp.fc2.weight", p, l, b), D, M);
-    ADD(c, key("%s%s.%d.mlp.fc2.bias", p, l, b), D);
+    add_norm(c, key("%s%s.%d.layer_norm1", p, l, b), D);
+    add_linear(c, key("%s%s.%d.self_attn.q_proj", p, l, b), D, D);
+    add_linear(c, key("%s%s.%d.self_attn.k_proj", p, l, b), D, D);
+    add_linear(c, key("%s%s.%d.self_attn.v_proj", p, l, b), D, D);
+    add_linear(c, key("%s%s.%d.self_attn.out_proj", p, l, b), D, D);
+    add_norm(c, key("%s%s.%d.layer_norm2", p, l, b), D);
+    add_linear(c, key("%s%s.%d.mlp.fc1", p, l, b), M, D);
+    add_linear(c, key("%s%s.%d.mlp.fc2", p, l, b), D, M);
   }
-  ADD(c, key("%spost_layernorm.weight", p), D);
-  ADD(c, key("%spost_layernorm.bias", p), D);
+  add_norm(c, key("%spost_layernorm", p), D);
   ADD(c, "visual_projection.weight", E, D);
   /* Text tower keys of a full CLIPModel, ignored. */
   ADD(c, "text_model.encoder.layers.0.layer_norm1.weight", 8);
@@ -322,25 +304,18 @@ static void make_openai(ckpt *c, const char *p, int dim, int text_tower) {
   ADD(c, key("%sconv1.weight", p), dim, 3, P, P);
   ADD(c, key("%sclass_embedding", p), dim);
   ADD(c, key("%spositional_embedding", p), 1 + G * G, dim);
-  ADD(c, key("%sln_pre.weight", p), dim);
-  ADD(c, key("%sln_pre.bias", p), dim);
+  add_norm(c, key("%sln_pre", p), dim);
   for (int b = 0; b < DEPTH; b++) {
     const char *l = "transformer.resblocks";
-    ADD(c, key("%s%s.%d.ln_1.weight", p, l, b), dim);
-    ADD(c, key("%s%s.%d.ln_1.bias", p, l, b), dim);
+    add_norm(c, key("%s%s.%d.ln_1", p, l, b), dim);
     ADD(c, key("%s%s.%d.attn.in_proj_weight", p, l, b), 3 * dim, dim);
     ADD(c, key("%s%s.%d.attn.in_proj_bias", p, l, b), 3 * dim);
-    ADD(c, key("%s%s.%d.attn.out_proj.weight", p, l, b), dim, dim);
-    ADD(c, key("%s%s.%d.attn.out_proj.bias", p, l, b), dim);
-    ADD(c, key("%s%s.%d.ln_2.weight", p, l, b), dim);
-    ADD(c, key("%s%s.%d.ln_2.bias", p, l, b), dim);
-    ADD(c, key("%s%s.%d.mlp.c_fc.weight", p, l, b), 4 * dim, dim);
-    ADD(c, key("%s%s.%d.mlp.c_fc.bias", p, l, b), 4 * dim);
-    ADD(c, key("%s%s.%d.mlp.c_proj.weight", p, l, b), dim, 4 * dim);
-    ADD(c, key("%s%s.%d.mlp.c_proj.bias", p, l, b), dim);
+    add_linear(c, key("%s%s.%d.attn.out_proj", p, l, b), dim, dim);
+    add_norm(c, key("%s%s.%d.ln_2", p, l, b), dim);
+    add_linear(c, key("%s%s.%d.mlp.c_fc", p, l, b), 4 * dim, dim);
+    add_linear(c, key("%s%s.%d.mlp.c_proj", p, l, b), dim, 4 * dim);
   }
-  ADD(c, key("%sln_post.weight", p), dim);
-  ADD(c, key("%sln_post.bias", p), dim);
+  add_norm(c, key("%sln_post", p), dim);
   ADD(c, key("%sproj", p), dim, E);
   if (text_tower) { /* three text blocks of width 8 at the top level: not the vision blocks */
     for (int b = 0; b < 3; b++)

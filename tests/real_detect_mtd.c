@@ -42,21 +42,6 @@ typedef struct {
 static const char *const metric_names[7] = {"auroc_cls", "f1max_cls", "ap_cls", "auroc_px",
                                             "f1max_px",  "ap_px",     "aupro"};
 
-/* snprintf that fails loudly instead of truncating a path. */
-#define PATHF(buf, ...)                                                                            \
-  do {                                                                                             \
-    int len_ = snprintf(buf, sizeof buf, __VA_ARGS__);                                             \
-    if (len_ < 0 || (size_t)len_ >= sizeof buf) {                                                  \
-      fprintf(stderr, "%s:%d: path too long\n", __FILE__, __LINE__);                               \
-      exit(1);                                                                                     \
-    }                                                                                              \
-  } while (0)
-
-static int file_exists(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0;
-}
-
 /* expected.txt: "image <path> <raw> <rscin>" and "metric <name> <value>" lines. */
 static int read_reference(reference *ref, const char *path) {
   FILE *f = fopen(path, "r");
@@ -209,7 +194,7 @@ int main(int argc, char **argv) {
   char mtd[PATH_LEN], weights[PATH_LEN], src[PATH_LEN], expected[PATH_LEN];
   PATHF(mtd, "%s/data/mtd", shared);
   PATHF(weights, "%s/data/weights/vit_tiny_patch16_224.safetensors", shared);
-  if (!file_exists(mtd) || !file_exists(weights))
+  if (!test_file_exists(mtd) || !test_file_exists(weights))
     test_skip("../shared/data/mtd or the ViT-Ti/16 weights are absent");
   PATHF(src, "%s", test_source_dir());
   PATHF(expected, "%s/tests/golden/musc_mtd60/expected.txt", src);

@@ -26,20 +26,6 @@
 /* The 60-image subset with the real ViT-Ti measures 0.54 (full MTD: 0.31); a floor under it. */
 #define MIN_COVERAGE 0.30
 
-#define PATHF(buf, ...)                                                                            \
-  do {                                                                                             \
-    int len_ = snprintf(buf, sizeof buf, __VA_ARGS__);                                             \
-    if (len_ < 0 || (size_t)len_ >= sizeof buf) {                                                  \
-      fprintf(stderr, "%s:%d: path too long\n", __FILE__, __LINE__);                               \
-      exit(1);                                                                                     \
-    }                                                                                              \
-  } while (0)
-
-static int file_exists(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0;
-}
-
 /* Links the subset images and their masks (the .png beside each .jpg) into tree. */
 static int build_tree(const char *tree, const char *mtd, const char *subset) {
   FILE *f = fopen(subset, "r");
@@ -216,7 +202,7 @@ int main(int argc, char **argv) {
   char mtd[PATH_LEN], weights[PATH_LEN], src[PATH_LEN], subset[PATH_LEN + 64];
   PATHF(mtd, "%s/data/mtd", shared);
   PATHF(weights, "%s/data/weights/vit_tiny_patch16_224.safetensors", shared);
-  if (!file_exists(mtd) || !file_exists(weights))
+  if (!test_file_exists(mtd) || !test_file_exists(weights))
     test_skip("../shared/data/mtd or the ViT-Ti/16 weights are absent");
   PATHF(src, "%s", test_source_dir());
   PATHF(subset, "%s/tests/golden/musc_mtd60/subset.txt", src);

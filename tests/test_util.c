@@ -77,3 +77,8 @@ int test_write_file(const char *path, const void *data, size_t n) {
   size_t w = fwrite(data, 1, n, f);
   return fclose(f) == 0 && w == n ? 0 : -1;
 }
+
+int test_file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}

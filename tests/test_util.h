@@ -4,6 +4,7 @@
 #define ANCD_TEST_UTIL_H
 
 #include <stdio.h>
+#include <stdlib.h>
 
 extern int test_failures, test_checks;
 
@@ -36,6 +37,18 @@ const char *test_tmpdir(const char *name);
 int test_mkdirs(const char *path);
 /* Writes bytes to a file (creating parent folders). */
 int test_write_file(const char *path, const void *data, size_t n);
+/* snprintf into a char array that exits (test bug) instead of truncating a path. */
+#define PATHF(buf, ...)                                                                            \
+  do {                                                                                             \
+    int len_ = snprintf(buf, sizeof buf, __VA_ARGS__);                                             \
+    if (len_ < 0 || (size_t)len_ >= sizeof buf) {                                                  \
+      fprintf(stderr, "%s:%d: path too long\n", __FILE__, __LINE__);                               \
+      exit(1);                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+/* 1 when path exists (file or folder). */
+int test_file_exists(const char *path);
 /* The source tree (ANCD_SOURCE_DIR). */
 const char *test_source_dir(void);
 

@@ -2,7 +2,7 @@
  * data: the embedded default"):
  *   DIR/<surface>/train/good/000.png, DIR/<surface>/test/good/000.png,
  *   DIR/<surface>/test/<defect>/000.png, DIR/<surface>/ground_truth/<defect>/000_mask.png.
- * The pixels come from core/synth.c; the same seed gives byte-identical files. */
+ * The pixels come from core/synth/synth.c; the same seed gives byte-identical files. */
 #include <omp.h>
 #include <stdio.h>
 

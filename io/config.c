@@ -866,6 +866,23 @@ char *config_to_yaml(const config *c) {
   return b.s;
 }
 
+char *config_keys_text(const config *c, int (*select)(const char *key, const void *ctx),
+                       const void *ctx) {
+  strbuf b = {0};
+  sb_puts(&b, "");
+  for (int i = 0; i < cfg_schema_n; i++) {
+    if (!select(cfg_schema[i].key, ctx))
+      continue;
+    sb_printf(&b, "%s: ", cfg_schema[i].key);
+    put_value(&b, c, &cfg_schema[i]);
+    sb_puts(&b, "\n");
+  }
+  return b.s;
+}
+
+int config_key_count(void) { return cfg_schema_n; }
+const char *config_key_name(int i) { return i >= 0 && i < cfg_schema_n ? cfg_schema[i].key : NULL; }
+
 static const char *type_name(cfg_type t) {
   switch (t) {
   case CFG_BOOL:
@@ -961,13 +978,17 @@ char *config_doc_markdown(void) {
   return b.s;
 }
 
-uint64_t config_hash(const config *c) {
-  char *text = config_to_yaml(c);
-  uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
+uint64_t fnv1a64(uint64_t h, const char *text) {
   for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
     h ^= *p;
     h *= 0x100000001b3ULL;
   }
+  return h;
+}
+
+uint64_t config_hash(const config *c) {
+  char *text = config_to_yaml(c);
+  uint64_t h = fnv1a64(FNV1A64_INIT, text);
   free(text);
   return h;
 }

@@ -134,7 +134,19 @@ int config_for_category(config *out, const config_set *cs, const char *category)
 char *config_to_yaml(const config *c);
 /* Markdown reference of every key: path, type, default, allowed, help; malloc'ed. */
 char *config_doc_markdown(void);
-/* Stable 64-bit hash (FNV-1a over config_to_yaml) and its 16-hex-digit form. */
+/* "key: value" lines (values as config_to_yaml writes them) of the keys, in schema order, for
+ * which select(key, ctx) is 1; malloc'ed. Stage keys hash these (io/stage_key.h). */
+char *config_keys_text(const config *c, int (*select)(const char *key, const void *ctx),
+                       const void *ctx);
+/* The schema's keys by index ("detect.r_list", "seed"); NULL past the end. */
+int config_key_count(void);
+const char *config_key_name(int i);
+
+/* FNV-1a 64 over text, continuing from h (FNV1A64_INIT to start). */
+#define FNV1A64_INIT 0xcbf29ce484222325ULL
+uint64_t fnv1a64(uint64_t h, const char *text);
+/* Stable 64-bit hash (FNV-1a over config_to_yaml) and its 16-hex-digit form: the whole config,
+ * for the record (`ancd config`); what decides a rerun is the stage key (io/stage_key.h). */
 uint64_t config_hash(const config *c);
 void config_hash_hex(const config *c, char out[17]);
 

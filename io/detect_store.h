@@ -20,7 +20,8 @@ typedef struct {
   const char *const *paths;   /* [n] */
   const char *const *types;   /* [n] */
   const uint8_t *masks;       /* [n_own, S, S] 0/1 rows [first, first + n_own), or NULL */
-  const config *cfg;          /* resolved config: stored as YAML + hash attributes */
+  const config *cfg;          /* resolved config: stored as YAML, for the record */
+  const char *stage_key;      /* io/stage_key.h: what the maps depend on */
   const char *backbone;       /* e.g. "timm ViT: dim 192, depth 12, ..." */
   const char *category;       /* stored as an attribute; NULL: not stored */
 } maps_record;
@@ -29,16 +30,17 @@ typedef struct {
  * The rows of the ranks must tile [0, n); maps must be finite (the error names the image).
  * Datasets: /maps [n,S,S] f32 (one chunk per image), /scores, /scores_rscin [n] f64, /labels [n]
  * u8, /paths, /types strings, /masks [n,S,S] u8 when masks is not NULL (on every rank), each with
- * a "description". Root attributes: config (YAML), config_hash, ancd_version, backbone, method,
+ * a "description". Root attributes: config (YAML), stage_key, ancd_version, backbone, method,
  * image_size, map_size, n_images, category. */
 int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm);
-/* 1 when <dir>/maps.h5 exists and is complete (the category can be skipped on a rerun). */
-int maps_h5_done(const char *dir);
-/* The config_hash attribute of the complete <dir>/maps.h5 (local, any rank), so a rerun with a
- * different config can tell that the file is stale. out: 17 bytes at least. */
-int maps_h5_config_hash(const char *dir, char *out, size_t n);
+/* h5s_verify of <dir>/maps.h5 (local, any rank): 0 valid, H5S_MISSING, or -1 damaged with the
+ * reason in ancd_error(). The one test of detect's skip and of every reader. */
+int maps_h5_check(const char *dir);
+/* The stage_key attribute of <dir>/maps.h5 (local, any rank), so a rerun can tell whether the
+ * file was made with the settings of this config. out: STAGE_KEY_LEN bytes at least. */
+int maps_h5_stage_key(const char *dir, char *out, size_t n);
 
-/* <dir>/metrics.json: the seven metrics (null for NaN, with "reason"), n images, config hash;
+/* <dir>/metrics.json: the seven metrics (null for NaN, with "reason"), n images, stage key;
  * "category" is the last component of dir (output_category_dir). Written atomically, numbers
  * with the fewest digits (15 to 17) that read back as the same doubles (NaN <-> null). */
 int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const char *hash,

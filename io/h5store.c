@@ -414,31 +414,124 @@ done:
   return 0;
 }
 
-int h5s_is_complete(const char *path) {
+/* Reads dataset `name` of root back in slabs along its first dimension (at most ~64 MB each):
+ * a truncated or damaged file fails here even when its header and attributes read. */
+static int read_back_dataset(hid_t root, const char *name, const char *path) {
+  int rc = 0;
+  hid_t dset = H5I_INVALID_HID, ftype = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+  hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+  void *buf = NULL;
+  hsize_t dims[H5S_MAX_RANK];
+  int rank = -1;
+  if ((dset = H5Dopen2(root, name, H5P_DEFAULT)) < 0 || (ftype = H5Dget_type(dset)) < 0 ||
+      (mtype = H5Tget_native_type(ftype, H5T_DIR_ASCEND)) < 0 ||
+      (fspace = H5Dget_space(dset)) < 0 ||
+      (rank = H5Sget_simple_extent_dims(fspace, dims, NULL)) < 0 ||
+      H5Tis_variable_str(ftype) != 0 || H5Tget_class(ftype) == H5T_VLEN) {
+    char msg[512];
+    hdf5_message(msg);
+    rc = ancd_errorf("%s: dataset /%s cannot be read (HDF5: %s)", path, name, msg);
+    goto done;
+  }
+  size_t row = H5Tget_size(mtype);
+  for (int d = 1; d < rank; d++)
+    row *= dims[d];
+  hsize_t n0 = rank > 0 ? dims[0] : 1, step = row ? (64u << 20) / row : n0;
+  if (step < 1)
+    step = 1;
+  if (step > n0)
+    step = n0;
+  buf = malloc(row * step + 1);
+  if (!buf) {
+    rc = ancd_errorf("%s: out of memory reading /%s back", path, name);
+    goto done;
+  }
+  for (hsize_t at = 0; at < n0 && rc == 0; at += step) {
+    hsize_t start[H5S_MAX_RANK] = {0}, count[H5S_MAX_RANK];
+    for (int d = 0; d < rank; d++)
+      count[d] = dims[d];
+    herr_t st;
+    if (rank > 0) {
+      start[0] = at;
+      count[0] = at + step <= n0 ? step : n0 - at;
+      if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+          (mspace = H5Screate_simple(rank, count, NULL)) < 0)
+        st = -1;
+      else
+        st = H5Dread(dset, mtype, mspace, fspace, H5P_DEFAULT, buf);
+      close_id(&mspace, H5Sclose);
+    } else {
+      st = H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    }
+    if (st < 0) {
+      char msg[512];
+      hdf5_message(msg);
+      rc = ancd_errorf("%s: dataset /%s does not read back whole (truncated or damaged; HDF5: %s)",
+                       path, name, msg);
+    }
+  }
+done:
+  free(buf);
+  close_id(&fspace, H5Sclose);
+  close_id(&mtype, H5Tclose);
+  close_id(&ftype, H5Tclose);
+  close_id(&dset, H5Dclose);
+  return rc < 0 ? -1 : 0;
+}
+
+typedef struct {
+  const char *path;
+  int rc;
+} verify_ctx;
+
+/* H5Lvisit callback: every dataset reads back; stops at the first that does not. */
+static herr_t verify_link(hid_t root, const char *name, const H5L_info_t *info, void *data) {
+  verify_ctx *v = data;
+  if (info->type != H5L_TYPE_HARD)
+    return 0;
+  hid_t obj = H5Oopen(root, name, H5P_DEFAULT);
+  if (obj < 0) {
+    char msg[512];
+    hdf5_message(msg);
+    v->rc = ancd_errorf("%s: object /%s cannot be opened (HDF5: %s)", v->path, name, msg);
+    return 1;
+  }
+  H5I_type_t kind = H5Iget_type(obj);
+  H5Oclose(obj);
+  if (kind == H5I_DATASET && read_back_dataset(root, name, v->path) < 0) {
+    v->rc = -1;
+    return 1;
+  }
+  return 0;
+}
+
+int h5s_verify(const char *path) {
   quiet_hdf5();
   struct stat st;
-  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-    return 0;
-  int complete = 0;
-  if (H5Fis_hdf5(path) > 0) {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-#if H5_VERSION_GE(1, 10, 7)
-    H5Pset_file_locking(fapl, 0, 1);
-#endif
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    if (file >= 0) {
-      hid_t attr = H5Aexists(file, "complete") > 0 ? H5Aopen(file, "complete", H5P_DEFAULT) : -1;
-      int64_t value = 0;
-      if (attr >= 0 && H5Aread(attr, H5T_NATIVE_INT64, &value) >= 0 && value == 1)
-        complete = 1;
-      if (attr >= 0)
-        H5Aclose(attr);
-      H5Fclose(file);
-    }
-    H5Pclose(fapl);
+  if (stat(path, &st) != 0 && errno == ENOENT)
+    return H5S_MISSING;
+  h5s_file f;
+  if (h5s_open(&f, path, MPI_COMM_SELF) < 0)
+    return -1;
+  verify_ctx v = {path, 0};
+  if (H5Lvisit(f.file, H5_INDEX_NAME, H5_ITER_NATIVE, verify_link, &v) < 0 && v.rc == 0) {
+    char msg[512];
+    hdf5_message(msg);
+    v.rc = ancd_errorf("%s: its objects cannot be listed (HDF5: %s)", path, msg);
   }
-  H5Eclear2(H5E_DEFAULT);
-  return complete;
+  h5s_close(&f);
+  return v.rc < 0 ? -1 : 0;
+}
+
+int h5s_is_complete(const char *path) { return h5s_verify(path) == 0; }
+
+int h5s_read_root_str(const char *path, const char *name, char *out, size_t n) {
+  h5s_file f;
+  if (h5s_open(&f, path, MPI_COMM_SELF) < 0)
+    return -1;
+  int rc = h5s_attr_get_str(&f, "/", name, out, n);
+  h5s_close(&f);
+  return rc;
 }
 
 /* ---- datasets -------------------------------------------------------------------------------- */

@@ -30,7 +30,15 @@ void h5s_abort(h5s_file *f);
 /* Opens a published file for reading (collective over comm; MPI-IO when comm has >1 rank).
  * Fails when missing, not HDF5, truncated, or without complete=1. */
 int h5s_open(h5s_file *f, const char *path, MPI_Comm comm);
-/* 1 when path exists and is a complete ancd HDF5 file, else 0 (never an error). Not collective. */
+/* The one validity test of every skip and every reader (not collective; any rank alone): the file
+ * opens as h5s_open opens it (HDF5, complete=1, a known format) and every dataset reads back
+ * whole. 0 when valid, H5S_MISSING when path does not exist, -1 when it exists but is damaged,
+ * truncated or incomplete (the reason in ancd_error()). */
+#define H5S_MISSING 1
+int h5s_verify(const char *path);
+/* A root string attribute of the complete file at path, opened alone (MPI_COMM_SELF). */
+int h5s_read_root_str(const char *path, const char *name, char *out, size_t n);
+/* 1 when h5s_verify(path) is 0, else 0 (never an error). */
 int h5s_is_complete(const char *path);
 /* Collective. Closing a writable file that was not published aborts it. No-op when closed. */
 void h5s_close(h5s_file *f);

@@ -22,9 +22,10 @@ static int path_in(char *out, size_t n, const char *dir) {
 static int check_local(const char *path, const maps_record *r) {
   if (r->n < 1 || r->size < 1)
     return ancd_errorf("%s: %d images of %dx%d: nothing to write", path, r->n, r->size, r->size);
-  if (!r->cfg || !r->scores || !r->scores_rscin || !r->labels || !r->paths || !r->types)
-    return ancd_errorf("%s: incomplete record (config, scores, labels, paths and types needed)",
-                       path);
+  if (!r->cfg || !r->stage_key || !r->scores || !r->scores_rscin || !r->labels || !r->paths ||
+      !r->types)
+    return ancd_errorf(
+        "%s: incomplete record (config, stage key, scores, labels, paths and types needed)", path);
   if (r->first < 0 || r->n_own < 0 || r->first + r->n_own > r->n)
     return ancd_errorf("%s: rows [%d, %d) outside [0, %d)", path, r->first, r->first + r->n_own,
                        r->n);
@@ -92,12 +93,10 @@ static int write_rows(h5s_file *f, const char *name, h5s_type t, const void *row
 }
 
 static int write_attrs(h5s_file *f, const maps_record *r) {
-  char hash[17];
-  config_hash_hex(r->cfg, hash);
   char *yaml = config_to_yaml(r->cfg);
   int rc = h5s_attr_set_str(f, "/", "config", yaml);
   free(yaml);
-  if (rc < 0 || h5s_attr_set_str(f, "/", "config_hash", hash) < 0 ||
+  if (rc < 0 || h5s_attr_set_str(f, "/", "stage_key", r->stage_key) < 0 ||
       h5s_attr_set_str(f, "/", "ancd_version", ANCD_VERSION) < 0 ||
       h5s_attr_set_str(f, "/", "backbone", r->backbone ? r->backbone : "") < 0 ||
       h5s_attr_set_str(f, "/", "method", r->cfg->detect.method) < 0 ||
@@ -150,21 +149,16 @@ int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm) {
   return h5s_publish(&f);
 }
 
-int maps_h5_done(const char *dir) {
+int maps_h5_check(const char *dir) {
   char path[1024];
   if (path_in(path, sizeof path, dir) < 0)
-    return 0;
-  return h5s_is_complete(path);
+    return -1;
+  return h5s_verify(path);
 }
 
-int maps_h5_config_hash(const char *dir, char *out, size_t n) {
+int maps_h5_stage_key(const char *dir, char *out, size_t n) {
   char path[1024];
   if (path_in(path, sizeof path, dir) < 0)
     return -1;
-  h5s_file f;
-  if (h5s_open(&f, path, MPI_COMM_SELF) < 0)
-    return -1;
-  int rc = h5s_attr_get_str(&f, "/", "config_hash", out, n);
-  h5s_close(&f);
-  return rc;
+  return h5s_read_root_str(path, "stage_key", out, n);
 }

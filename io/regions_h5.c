@@ -20,10 +20,10 @@ static int check_local(int64_t *pool, const char *path, const regions_record *r)
   *pool = 0;
   if (r->n < 1)
     return ancd_errorf("%s: no images: nothing to write", path);
-  if (!r->cfg || !r->labels || !r->paths || !r->types || !r->category || !r->maps_method ||
-      !r->maps_config_hash)
-    return ancd_errorf("%s: incomplete record (config, labels, paths, types, category and the "
-                       "maps' method and hash needed)",
+  if (!r->cfg || !r->stage_key || !r->labels || !r->paths || !r->types || !r->category ||
+      !r->maps_method || !r->maps_stage_key)
+    return ancd_errorf("%s: incomplete record (config, stage key, labels, paths, types, category "
+                       "and the maps' method and stage key needed)",
                        path);
   if (r->first < 0 || r->n_own < 0 || r->first + r->n_own > r->n)
     return ancd_errorf("%s: images [%d, %d) outside [0, %d)", path, r->first, r->first + r->n_own,
@@ -118,16 +118,14 @@ static int write_rows(h5s_file *f, const char *name, h5s_type t, int cols, int64
 }
 
 static int write_attrs(h5s_file *f, const regions_record *r, int64_t rows) {
-  char hash[17];
-  config_hash_hex(r->cfg, hash);
   char *yaml = config_to_yaml(r->cfg);
   int rc = h5s_attr_set_str(f, "/", "config", yaml);
   free(yaml);
-  if (rc < 0 || h5s_attr_set_str(f, "/", "config_hash", hash) < 0 ||
+  if (rc < 0 || h5s_attr_set_str(f, "/", "stage_key", r->stage_key) < 0 ||
       h5s_attr_set_str(f, "/", "ancd_version", ANCD_VERSION) < 0 ||
       h5s_attr_set_str(f, "/", "category", r->category) < 0 ||
       h5s_attr_set_str(f, "/", "maps_method", r->maps_method) < 0 ||
-      h5s_attr_set_str(f, "/", "maps_config_hash", r->maps_config_hash) < 0 ||
+      h5s_attr_set_str(f, "/", "maps_stage_key", r->maps_stage_key) < 0 ||
       h5s_attr_set_f64(f, "/", "map_lo", r->map_lo) < 0 ||
       h5s_attr_set_f64(f, "/", "map_hi", r->map_hi) < 0 ||
       h5s_attr_set_i64(f, "/", "search_min", r->search_min) < 0 ||
@@ -232,11 +230,18 @@ int regions_h5_write(const char *dir, const regions_record *r, MPI_Comm comm) {
   return h5s_publish(&f);
 }
 
-int regions_h5_done(const char *dir) {
+int regions_h5_check(const char *dir) {
   char path[1024];
   if (path_in(path, sizeof path, dir) < 0)
-    return 0;
-  return h5s_is_complete(path);
+    return -1;
+  return h5s_verify(path);
+}
+
+int regions_h5_stage_key(const char *dir, char *out, size_t n) {
+  char path[1024];
+  if (path_in(path, sizeof path, dir) < 0)
+    return -1;
+  return h5s_read_root_str(path, "stage_key", out, n);
 }
 
 /* ---- reading ---- */

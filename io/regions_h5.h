@@ -10,8 +10,8 @@
  * x1 - x0), mask_area i64 [R] (foreground pixels of the mask crop), score f32 [R] (§3.5).
  * Pixels in two flat u8 pools: crop_pixels [sum h*w*3] (RGB, HWC) and mask_pixels [sum h*w]
  * (0/255) with crop_offset and mask_offset i64 [R] (crop_offset = 3 * mask_offset).
- * Root attributes: config (YAML), config_hash, ancd_version, category, maps_method,
- * maps_config_hash, map_lo, map_hi (the joint float min-max that made the 8-bit maps), search_min,
+ * Root attributes: config (YAML), stage_key, ancd_version, category, maps_method,
+ * maps_stage_key, map_lo, map_hi (the joint float min-max that made the 8-bit maps), search_min,
  * search_max (§2.1), degenerate (MAX == MIN), n_images, n_crops. */
 #ifndef ANCD_REGIONS_H5_H
 #define ANCD_REGIONS_H5_H
@@ -41,10 +41,11 @@ typedef struct {
   const uint8_t *mask_pixels;              /* [sum h*w] */
   const uint8_t *labels;                   /* [n], every rank */
   const char *const *paths, *const *types; /* [n], every rank */
-  const config *cfg;
+  const config *cfg;                       /* stored as YAML, for the record */
+  const char *stage_key; /* io/stage_key.h: regions keys chained with maps_stage_key */
   const char *category;
-  const char *maps_method;      /* "musc", ..., "import" */
-  const char *maps_config_hash; /* config_hash of maps.h5; "" for imported maps */
+  const char *maps_method;    /* "musc", ..., "import" */
+  const char *maps_stage_key; /* stage key of maps.h5, or of the detect settings for imports */
   double map_lo, map_hi;
   int search_min, search_max, degenerate;
 } regions_record;
@@ -53,8 +54,10 @@ typedef struct {
  * sizes are all-gathered; each rank writes its rows and pool ranges at the exclusive prefix sums
  * of the ranks before it, so the file does not depend on the number of ranks. */
 int regions_h5_write(const char *dir, const regions_record *r, MPI_Comm comm);
-/* 1 when <dir>/regions.h5 exists and is complete. */
-int regions_h5_done(const char *dir);
+/* h5s_verify of <dir>/regions.h5: 0 valid, H5S_MISSING, or -1 damaged (reason in ancd_error()). */
+int regions_h5_check(const char *dir);
+/* Its stage_key attribute; out: STAGE_KEY_LEN bytes at least. */
+int regions_h5_stage_key(const char *dir, char *out, size_t n);
 
 /* Reading: open a complete regions.h5 (file path) with h5s_open over MPI_COMM_SELF; reads are then
  * independent of other ranks. */

@@ -8,12 +8,24 @@
 
 #include "detect_store.h"
 #include "error.h"
+#include "h5store.h"
 #include "log.h"
 #include "output_paths.h"
+#include "stage_key.h"
 
-int detect_category_done(const char *dir, const char *hash) {
-  char old[32] = "";
-  return maps_h5_done(dir) && maps_h5_config_hash(dir, old, sizeof old) == 0 && !strcmp(old, hash);
+detect_state detect_category_state(const char *dir, const char *key) {
+  int st = maps_h5_check(dir);
+  if (st == H5S_MISSING)
+    return DETECT_MISSING;
+  char old[STAGE_KEY_LEN] = "";
+  if (st != 0 || maps_h5_stage_key(dir, old, sizeof old) != 0)
+    return DETECT_DAMAGED;
+  if (strcmp(old, key))
+    return DETECT_STALE;
+  ad_metrics m;
+  if (metrics_json_read(dir, &m) != 0)
+    return DETECT_DAMAGED;
+  return DETECT_DONE;
 }
 
 void detect_metrics_reason(char *out, size_t size, const ad_metrics *m, const uint8_t *labels,
@@ -47,7 +59,7 @@ static void print_file(const char *path) {
 }
 
 int detect_write_tables(const config_set *cs, const cfg_names *cats) {
-  char dataset_dir[OUTPUT_PATH_LEN], dir[OUTPUT_PATH_LEN], hash[17];
+  char dataset_dir[OUTPUT_PATH_LEN], dir[OUTPUT_PATH_LEN], key[STAGE_KEY_LEN];
   output_dataset_dir(dataset_dir, sizeof dataset_dir, &cs->base);
   const char *name = cs->base.dataset.name[0] ? cs->base.dataset.name : cs->base.dataset.layout;
   config *c = xmalloc(sizeof *c);
@@ -58,8 +70,8 @@ int detect_write_tables(const config_set *cs, const cfg_names *cats) {
     if (config_for_category(c, cs, cats->v[i]) != 0)
       continue;
     output_category_dir(dir, sizeof dir, c, cats->v[i]);
-    config_hash_hex(c, hash);
-    if (detect_category_done(dir, hash) && metrics_json_read(dir, &m[n_found]) == 0)
+    stage_key(key, STAGE_DETECT, c, "");
+    if (detect_category_state(dir, key) == DETECT_DONE && metrics_json_read(dir, &m[n_found]) == 0)
       found[n_found++] = cats->v[i];
   }
   if (n_found > 0 && tables_write(dataset_dir, name, found, m, n_found) != 0) {

@@ -9,8 +9,12 @@
 #include "config.h"
 #include "metrics.h"
 
-/* 1 when <dir>/maps.h5 is complete and was made with the config of this hash. */
-int detect_category_done(const char *dir, const char *hash);
+/* A category's detect outputs in dir against the stage key the config gives now (stage_key.h):
+ * DONE when maps.h5 passes the readers' test (h5s_verify), carries this key and metrics.json
+ * reads back; MISSING when there is no maps.h5; STALE when it was made with other settings;
+ * DAMAGED when maps.h5 or metrics.json does not read back (the reason in ancd_error()). */
+typedef enum { DETECT_DONE, DETECT_MISSING, DETECT_STALE, DETECT_DAMAGED } detect_state;
+detect_state detect_category_state(const char *dir, const char *key);
 
 /* Why some of m are NaN ("" when none is): one class only among labels [n], or no pixel truth. */
 void detect_metrics_reason(char *out, size_t size, const ad_metrics *m, const uint8_t *labels,

@@ -10,6 +10,7 @@
  * the ranks agree on (MPI_MAX) before the next collective, so a failing rank never leaves the
  * others waiting. Exit codes: 0 ok, 1 data error (the message names the category and file),
  * 2 usage error. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "musc.h"
 #include "output_paths.h"
 #include "pyrandom.h"
+#include "stage_key.h"
 #include "vit.h"
 #include "world.h"
 
@@ -40,7 +42,7 @@ typedef struct {
   MPI_Comm comm;
   int rank, size; /* in the group */
   char dir[OUTPUT_PATH_LEN];
-  char hash[17];
+  char hash[STAGE_KEY_LEN]; /* the stage key of maps.h5 (stage_key.h) */
 
   ds_item *items; /* [n] test images, manifest order, on every rank */
   int n, has_masks;
@@ -469,6 +471,7 @@ static int write_results(detect_run *r) {
                      .types = r->types,
                      .masks = r->masks,
                      .cfg = r->cfg,
+                     .stage_key = r->hash,
                      .backbone = r->bb.text,
                      .category = r->category};
   if (maps_h5_write(r->dir, &rec, r->comm) != 0) {
@@ -502,18 +505,26 @@ static void run_free(detect_run *r) {
 
 /* ---- one category ---- */
 
-/* 1 when the category is complete with this config (decided on group rank 0). A maps.h5 of
- * another config is removed first, so that a complete maps.h5 always belongs to the
- * metrics.json beside it (written before it). */
+/* 1 when the category is complete with these settings (decided on group rank 0). A stale or
+ * damaged maps.h5 is removed first, so that a complete maps.h5 always belongs to the
+ * metrics.json beside it (written before it); a damaged one is reported. Returns -1 when it
+ * cannot be removed. */
 static int already_done(const detect_run *r) {
   int done = 0;
-  if (r->rank == 0 && maps_h5_done(r->dir)) {
-    done = detect_category_done(r->dir, r->hash);
-    if (!done) {
-      char path[OUTPUT_PATH_LEN + 16];
-      snprintf(path, sizeof path, "%s/maps.h5", r->dir);
-      log_info("category %s: %s was made with another config: recomputing", r->category, path);
-      remove(path);
+  if (r->rank == 0) {
+    char path[OUTPUT_PATH_LEN + 16];
+    snprintf(path, sizeof path, "%s/maps.h5", r->dir);
+    detect_state st = detect_category_state(r->dir, r->hash);
+    done = st == DETECT_DONE;
+    if (st == DETECT_STALE)
+      log_info("category %s: %s was made with other dataset, backbone or detect settings: "
+               "recomputing",
+               r->category, path);
+    if (st == DETECT_DAMAGED)
+      log_warn("category %s: %s: recomputing", r->category, ancd_error());
+    if ((st == DETECT_STALE || st == DETECT_DAMAGED) && remove(path) != 0 && errno != ENOENT) {
+      log_error("category %s: cannot remove %s: %s", r->category, path, strerror(errno));
+      done = -1;
     }
   }
   CHECK_MPI(MPI_Bcast(&done, 1, MPI_INT, 0, r->comm));
@@ -532,9 +543,12 @@ static int detect_category(const void *export_dir, const config *c, const char *
                   .size = w->group_size};
   *n_images = 0;
   output_category_dir(r.dir, sizeof r.dir, c, category);
-  config_hash_hex(c, r.hash);
-  if (already_done(&r)) {
-    log_info("category %s: skipped (complete: %s/maps.h5)", category, r.dir);
+  stage_key(r.hash, STAGE_DETECT, c, "");
+  int done = already_done(&r);
+  if (done < 0)
+    return ANCD_EXIT_INPUT;
+  if (done) {
+    log_info("category %s: skipped (complete: %s/maps.h5, stage key %s)", category, r.dir, r.hash);
     return 0;
   }
   double t0 = now_seconds();

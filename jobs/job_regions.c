@@ -11,6 +11,7 @@
  * Every rank of a group takes part in every collective: each step returns an exit code that the
  * ranks agree on (MPI_MAX) before the next collective. Exit codes: 0 ok, 1 data error (the
  * message names the category and file), 2 usage error. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include "regions_h5.h"
 #include "regions_image.h"
 #include "regions_maps.h"
+#include "stage_key.h"
 #include "world.h"
 
 /* One category's run on one rank of its group. */
@@ -43,7 +45,9 @@ typedef struct {
   MPI_Comm comm;
   int rank, size; /* in the group */
   char dir[OUTPUT_PATH_LEN];
-  char hash[17];
+  char maps_key[STAGE_KEY_LEN]; /* stage key of maps.h5 (or of the import settings); "" when
+                                   maps.h5 is missing or damaged */
+  char hash[STAGE_KEY_LEN];     /* regions.h5's stage key: regions keys chained with maps_key */
 
   int import;          /* detect.method import: PNG maps */
   maps_h5_info info;   /* maps.h5 otherwise */
@@ -58,33 +62,51 @@ typedef struct {
   image_regions *res; /* [n_own] */
 } regions_run;
 
-/* The current maps.h5's config hash ("" for imported maps or when unreadable). */
-static void current_maps_hash(char out[17], const regions_run *r) {
-  out[0] = '\0';
-  if (!r->import && maps_h5_done(r->dir) && maps_h5_config_hash(r->dir, out, 17) != 0)
-    out[0] = '\0';
+/* The stage keys (group rank 0 decides, every rank gets them): maps_key from the current
+ * maps.h5 when it passes the readers' test, or from the detect settings for imported maps. */
+static void stage_keys(regions_run *r) {
+  if (r->rank == 0) {
+    r->maps_key[0] = '\0';
+    if (r->import)
+      stage_key(r->maps_key, STAGE_DETECT, r->cfg, "");
+    else if (maps_h5_check(r->dir) != 0 ||
+             maps_h5_stage_key(r->dir, r->maps_key, sizeof r->maps_key) != 0)
+      r->maps_key[0] = '\0';
+    stage_key(r->hash, STAGE_REGIONS, r->cfg, r->maps_key);
+    char want[STAGE_KEY_LEN];
+    stage_key(want, STAGE_DETECT, r->cfg, "");
+    if (r->maps_key[0] && strcmp(r->maps_key, want))
+      log_warn("category %s: %s/maps.h5 was made with other dataset, backbone or detect settings "
+               "than this config (stage key %s, this config %s): using it; run `ancd detect` to "
+               "recompute it",
+               r->category, r->dir, r->maps_key, want);
+  }
+  CHECK_MPI(MPI_Bcast(r->maps_key, STAGE_KEY_LEN, MPI_CHAR, 0, r->comm));
+  CHECK_MPI(MPI_Bcast(r->hash, STAGE_KEY_LEN, MPI_CHAR, 0, r->comm));
 }
 
-/* 1 when regions.h5 is complete, made with this config from the current maps (decided on group
- * rank 0). A stale one is removed, so that a complete file always matches its inputs. */
+/* 1 when regions.h5 passes the readers' test and carries this stage key, i.e. it was made with
+ * these settings from the current maps (decided on group rank 0). A stale or damaged one is
+ * removed (a damaged one with a warning), so that a complete file always matches its inputs;
+ * nothing is judged while maps.h5 itself is missing or damaged (load_items reports that).
+ * Returns -1 when a file cannot be removed. */
 static int already_done(regions_run *r) {
   int done = 0;
-  if (r->rank == 0 && regions_h5_done(r->dir)) {
-    char path[OUTPUT_PATH_LEN + 16], hash[17] = "", maps_hash[17] = "", cur[17];
+  if (r->rank == 0 && r->maps_key[0]) {
+    char path[OUTPUT_PATH_LEN + 16], key[STAGE_KEY_LEN] = "";
     snprintf(path, sizeof path, "%s/%s", r->dir, REGIONS_FILE);
-    current_maps_hash(cur, r);
-    h5s_file f;
-    if (regions_h5_open(&f, path) == 0) {
-      if (h5s_attr_get_str(&f, "/", "config_hash", hash, sizeof hash) != 0 ||
-          h5s_attr_get_str(&f, "/", "maps_config_hash", maps_hash, sizeof maps_hash) != 0)
-        hash[0] = '\0';
-      h5s_close(&f);
-    }
-    done = !strcmp(hash, r->hash) && !strcmp(maps_hash, cur);
-    if (!done) {
-      log_info("category %s: %s was made with another config or other maps: recomputing",
+    int st = regions_h5_check(r->dir);
+    if (st == 0 && regions_h5_stage_key(r->dir, key, sizeof key) != 0)
+      st = -1;
+    done = st == 0 && !strcmp(key, r->hash);
+    if (st < 0)
+      log_warn("category %s: %s: recomputing", r->category, ancd_error());
+    else if (st == 0 && !done)
+      log_info("category %s: %s was made with other regions settings or other maps: recomputing",
                r->category, path);
-      remove(path);
+    if (st != H5S_MISSING && !done && remove(path) != 0 && errno != ENOENT) {
+      log_error("category %s: cannot remove %s: %s", r->category, path, strerror(errno));
+      done = -1;
     }
   }
   CHECK_MPI(MPI_Bcast(&done, 1, MPI_INT, 0, r->comm));
@@ -102,10 +124,15 @@ static int list_items_rank0(regions_run *r) {
     snprintf(r->info.method, sizeof r->info.method, "import");
     return 0;
   }
-  if (!maps_h5_done(r->dir)) {
-    log_error("category %s: %s/maps.h5 is missing or incomplete: run `ancd detect` first, or set "
+  int st = maps_h5_check(r->dir);
+  if (st == H5S_MISSING) {
+    log_error("category %s: %s/maps.h5 is missing: run `ancd detect` first, or set "
               "detect.method: import with detect.maps_root",
               r->category, r->dir);
+    return ANCD_EXIT_INPUT;
+  }
+  if (st != 0 || !r->maps_key[0]) {
+    log_error("category %s: %s: run `ancd detect` to recompute it", r->category, ancd_error());
     return ANCD_EXIT_INPUT;
   }
   if (regions_items_from_maps_h5(&r->items, &r->info, r->dir) != 0) {
@@ -113,10 +140,6 @@ static int list_items_rank0(regions_run *r) {
     return ANCD_EXIT_INPUT;
   }
   r->n = r->info.n;
-  if (strcmp(r->info.config_hash, r->hash))
-    log_warn("category %s: %s/maps.h5 was made with another config (hash %s, this config %s): "
-             "using it",
-             r->category, r->dir, r->info.config_hash, r->hash);
   return 0;
 }
 
@@ -361,9 +384,10 @@ static int write_store(regions_run *r, long *n_crops) {
                         .paths = paths,
                         .types = types,
                         .cfg = r->cfg,
+                        .stage_key = r->hash,
                         .category = r->category,
                         .maps_method = r->info.method,
-                        .maps_config_hash = r->import ? "" : r->info.config_hash,
+                        .maps_stage_key = r->maps_key,
                         .map_lo = r->lo,
                         .map_hi = r->hi,
                         .search_min = r->search_min,
@@ -465,10 +489,13 @@ static int regions_category(const void *export_dir, const config *c, const char 
                    .import = !strcmp(c->detect.method, "import")};
   *n_images = 0;
   output_category_dir(r.dir, sizeof r.dir, c, category);
-  config_hash_hex(c, r.hash);
-  int rc = 0;
-  if (already_done(&r)) {
-    log_info("category %s: skipped (complete: %s/%s)", category, r.dir, REGIONS_FILE);
+  stage_keys(&r);
+  int rc = 0, done = already_done(&r);
+  if (done < 0) {
+    rc = ANCD_EXIT_INPUT;
+  } else if (done) {
+    log_info("category %s: skipped (complete: %s/%s, stage key %s)", category, r.dir, REGIONS_FILE,
+             r.hash);
   } else {
     double t0 = now_seconds();
     rc = load_items(&r);

@@ -35,11 +35,9 @@ int regions_items_from_maps_h5(regions_item **items, maps_h5_info *info, const c
   uint8_t *labels = NULL;
   if (h5s_dataset_dims(&f, "maps", dims, 3) != 3 || dims[1] != dims[2] || dims[0] < 1)
     rc = ancd_errorf("%s: /maps is not [n, S, S] with n >= 1", path);
-  if (rc == 0 &&
-      (h5s_attr_get_str(&f, "/", "method", info->method, sizeof info->method) < 0 ||
-       h5s_attr_get_str(&f, "/", "config_hash", info->config_hash, sizeof info->config_hash) < 0 ||
-       h5s_read_strings(&f, "paths", &paths, &np) < 0 ||
-       h5s_read_strings(&f, "types", &types, &nt) < 0))
+  if (rc == 0 && (h5s_attr_get_str(&f, "/", "method", info->method, sizeof info->method) < 0 ||
+                  h5s_read_strings(&f, "paths", &paths, &np) < 0 ||
+                  h5s_read_strings(&f, "types", &types, &nt) < 0))
     rc = -1;
   if (rc == 0 && (np != (int)dims[0] || nt != (int)dims[0]))
     rc = ancd_errorf("%s: %d maps but %d paths and %d types", path, (int)dims[0], np, nt);

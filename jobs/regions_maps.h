@@ -20,7 +20,6 @@ typedef struct {
 typedef struct {
   int n, S;
   char method[32];
-  char config_hash[17];
 } maps_h5_info;
 
 /* The rows of <dir>/maps.h5 (complete): *items (xmalloc'ed, n of them) and info. */

@@ -83,9 +83,9 @@ static void print_attrs(h5s_file *f) {
     else
       PROBLEM("no attribute %s", f_names[i]);
   }
-  if (!h5s_attr_exists(f, "/", "config") || !h5s_attr_exists(f, "/", "config_hash") ||
+  if (!h5s_attr_exists(f, "/", "config") || !h5s_attr_exists(f, "/", "stage_key") ||
       !h5s_attr_exists(f, "/", "ancd_version"))
-    PROBLEM("config, config_hash or ancd_version attribute missing");
+    PROBLEM("config, stage_key or ancd_version attribute missing");
 }
 
 int main(int argc, char **argv) {

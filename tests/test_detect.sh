@@ -43,7 +43,7 @@ cmp -s "$tmp/o1/demo/$cat/maps.h5" "$tmp/maps_first.h5" || fail "the skipped rer
 # Another config is not skipped.
 expect 0 detect "$tmp/a" "$tmp/o1" --set detect.vis=whole_norm --set detect.r_list=[1]
 lacks "$tmp/err" "skipped"
-contains "$tmp/err" "another config"
+contains "$tmp/err" "made with other dataset, backbone or detect settings: recomputing"
 
 # Usage errors: exit 2 with the key named, before any output.
 expect 2 detect "$tmp/a" "$tmp/o2" --set detect.image_size=40

@@ -83,6 +83,7 @@ static void make_record(record_data *d, maps_record *r) {
                      .types = d->types,
                      .masks = d->masks,
                      .cfg = &d->cfg,
+                     .stage_key = "00112233445566ff",
                      .backbone = "timm ViT: dim 192, depth 12",
                      .category = "cat"};
 }
@@ -107,23 +108,24 @@ static void test_maps_h5(void) {
   snprintf(dir, sizeof dir, "%s/out/cat", tmp);
   snprintf(path, sizeof path, "%s/maps.h5", dir);
 
-  /* Not done: no file, then a file still being written (.tmp), then a file that is not HDF5. */
-  CHECK(!maps_h5_done(dir), "done before anything was written");
+  /* Not valid: no file, then a file still being written (.tmp), then a file that is not HDF5. */
+  CHECK(maps_h5_check(dir) == H5S_MISSING, "valid before anything was written");
   CHECK(test_mkdirs(dir) == 0, "mkdir %s", dir);
   h5s_file f;
   CHECK(h5s_create(&f, path, MPI_COMM_WORLD) == 0, "%s", ancd_error());
-  CHECK(!maps_h5_done(dir), "done while only the .tmp exists");
+  CHECK(maps_h5_check(dir) == H5S_MISSING, "valid while only the .tmp exists");
   h5s_abort(&f);
   CHECK(test_write_file(path, "not hdf5", 8) == 0, "write %s", path);
-  CHECK(!maps_h5_done(dir), "a foreign file counts as done");
+  CHECK(maps_h5_check(dir) == -1 && contains(ancd_error(), "not an HDF5 file"),
+        "a foreign file: %s", ancd_error());
   remove(path);
 
   CHECK(maps_h5_write(dir, &r, MPI_COMM_WORLD) == 0, "%s", ancd_error());
-  CHECK(maps_h5_done(dir), "not done after the write");
-  char want_hash[17], hash[64] = "";
-  config_hash_hex(&d->cfg, want_hash);
-  CHECK(maps_h5_config_hash(dir, hash, sizeof hash) == 0 && !strcmp(hash, want_hash),
-        "config hash '%s', want '%s' (%s)", hash, want_hash, ancd_error());
+  CHECK(maps_h5_check(dir) == 0, "not valid after the write: %s", ancd_error());
+  const char *want_hash = "00112233445566ff";
+  char hash[64] = "";
+  CHECK(maps_h5_stage_key(dir, hash, sizeof hash) == 0 && !strcmp(hash, want_hash),
+        "stage key '%s', want '%s' (%s)", hash, want_hash, ancd_error());
 
   CHECK(h5s_open(&f, path, MPI_COMM_WORLD) == 0, "%s", ancd_error());
   uint64_t dims[3] = {0}, zero[3] = {0}, full[3] = {N, S, S};
@@ -160,7 +162,7 @@ static void test_maps_h5(void) {
   CHECK(contains(yaml, "seed: 1234"), "the YAML does not hold the seed");
   check_attr_str(&f, "/", "config", yaml);
   free(yaml);
-  check_attr_str(&f, "/", "config_hash", want_hash);
+  check_attr_str(&f, "/", "stage_key", want_hash);
   check_attr_str(&f, "/", "ancd_version", ANCD_VERSION);
   check_attr_str(&f, "/", "backbone", "timm ViT: dim 192, depth 12");
   check_attr_str(&f, "/", "method", "musc");
@@ -189,7 +191,7 @@ static void test_maps_h5(void) {
   CHECK(maps_h5_write(dir, &r, MPI_COMM_WORLD) < 0, "NaN map accepted");
   CHECK(contains(ancd_error(), "/d/cat/test/good/001.png") && contains(ancd_error(), "NaN"), "%s",
         ancd_error());
-  CHECK(!maps_h5_done(dir), "a failed write is done");
+  CHECK(maps_h5_check(dir) == H5S_MISSING, "a failed write left a maps.h5");
   d->maps[3 * S * S + 7] = 0;
   /* Rows that do not cover the images. */
   r.n_own = N - 1;

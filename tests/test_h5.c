@@ -312,6 +312,7 @@ static void check_rejected(const char *path, const char *reason) {
   CHECK(h5s_open(&r, path, MPI_COMM_WORLD) < 0, "%s was accepted", path);
   CHECK(contains(ancd_error(), path) && contains(ancd_error(), reason), "%s", ancd_error());
   CHECK(h5s_is_complete(path) == 0, "%s counted complete", path);
+  CHECK(h5s_verify(path) == -1 && contains(ancd_error(), reason), "%s: %s", path, ancd_error());
   CHECK(r.file < 0, "%s left open", path);
 }
 
@@ -352,6 +353,59 @@ static void write_raw(const char *path, int64_t complete, int64_t version) {
   H5Tclose(ascii);
   H5Sclose(space);
   CHECK(H5Fclose(file) >= 0, "raw close");
+}
+
+/* h5s_verify, the readers' test: missing, valid, and a file whose header, attributes and
+ * complete=1 are intact but whose data is damaged (garbage over one compressed chunk), which
+ * h5s_open alone accepts. */
+static void test_verify(const char *dir) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/verify.h5", dir);
+  CHECK(h5s_verify(path) == H5S_MISSING, "%s: not missing", path);
+  enum { N = 8192, CHUNK = 1024 };
+  float *x = malloc(N * sizeof *x);
+  for (int i = 0; i < N; i++)
+    x[i] = (float)(i % 97) * 0.25f;
+  h5s_file f;
+  const uint64_t dims[1] = {N}, chunk[1] = {CHUNK}, start[1] = {0};
+  CHECK(h5s_create(&f, path, MPI_COMM_WORLD) == 0 &&
+            h5s_dataset_create(&f, "grid/x", H5S_F32, 1, dims, chunk) == 0 &&
+            h5s_write_slab(&f, "grid/x", H5S_F32, start, dims, x) == 0 && h5s_publish(&f) == 0,
+        "%s", ancd_error());
+  free(x);
+  CHECK(h5s_verify(path) == 0, "valid file rejected: %s", ancd_error());
+  /* Where chunk 3 lies in the file. */
+  haddr_t addr = HADDR_UNDEF;
+  hsize_t size = 0, offset[1] = {0};
+  unsigned mask = 0;
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_file_locking(fapl, 0, 1); /* as the store opens files */
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  hid_t d = file >= 0 ? H5Dopen2(file, "grid/x", H5P_DEFAULT) : -1;
+  hid_t space = d >= 0 ? H5Dget_space(d) : -1;
+  CHECK(space >= 0 && H5Dget_chunk_info(d, space, 3, offset, &mask, &addr, &size) >= 0,
+        "chunk info of %s", path);
+  if (space >= 0)
+    H5Sclose(space);
+  if (d >= 0)
+    H5Dclose(d);
+  if (file >= 0)
+    H5Fclose(file);
+  FILE *fp = fopen(path, "r+b");
+  CHECK(fp && size > 0 && fseek(fp, (long)addr, SEEK_SET) == 0, "seek %s", path);
+  for (hsize_t i = 0; fp && i < size; i++)
+    fputc(0xA5 ^ (int)(i * 7), fp);
+  if (fp)
+    fclose(fp);
+  h5s_file r;
+  CHECK(h5s_open(&r, path, MPI_COMM_WORLD) == 0, "the damaged file no longer opens: %s",
+        ancd_error());
+  h5s_close(&r);
+  CHECK(h5s_verify(path) == -1 && contains(ancd_error(), path) &&
+            contains(ancd_error(), "grid/x does not read back whole"),
+        "damaged data passed the readers' test: %s", ancd_error());
+  CHECK(h5s_is_complete(path) == 0, "damaged data counted complete");
 }
 
 static void test_rejects(const char *dir) {
@@ -409,6 +463,7 @@ int main(int argc, char **argv) {
   test_strings_and_attrs(dir);
   test_publish(dir);
   test_rejects(dir);
+  test_verify(dir);
   /* Error paths included, every file, dataset, group, datatype and attribute was closed. */
   ssize_t open_ids = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
   CHECK(open_ids == 0, "%zd HDF5 identifiers still open", open_ids);

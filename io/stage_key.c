@@ -1,0 +1,70 @@
+/* Stage keys (stage_key.h): which config keys each stage reads, and their hash. */
+#include "stage_key.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Keys or whole sections ("detect" = every detect.* key) that cannot change any stage's result:
+ * output names and places, pictures, the parallel layout (results are identical for any rank
+ * count), and the bad-file tolerance (it decides whether a category fails, not its numbers). */
+static const char *const OUTSIDE[] = {"dataset.name", "dataset.categories",
+                                      "detect.vis",   "regions.vis",
+                                      "parallel",     "io",
+                                      "output",       NULL};
+
+/* What each stage reads, as keys or sections; the first match of a key decides. `seed` is
+ * handled in stage_of_key. */
+static const struct {
+  const char *name;
+  const char *reads[6];
+} STAGES[STAGE_COUNT] = {
+    [STAGE_DETECT] = {"detect", {"dataset", "backbone", "detect", "device", "precision", NULL}},
+    [STAGE_REGIONS] = {"regions", {"regions", NULL}},
+    [STAGE_TRAIN] = {"train", {"train", NULL}},
+    [STAGE_CLASSIFY] = {"classify", {"classify", NULL}},
+};
+
+/* key is prefix itself or lies in the section prefix. */
+static int key_in(const char *key, const char *prefix) {
+  size_t n = strlen(prefix);
+  return !strncmp(key, prefix, n) && (key[n] == '\0' || key[n] == '.');
+}
+
+const char *stage_name(ancd_stage s) { return s >= 0 && s < STAGE_COUNT ? STAGES[s].name : "?"; }
+
+int stage_of_key(const char *key, const config *c) {
+  for (int i = 0; OUTSIDE[i]; i++)
+    if (key_in(key, OUTSIDE[i]))
+      return -1;
+  /* The seed draws random backbone weights (model/vit_random.c) and everything of training. */
+  if (!strcmp(key, "seed"))
+    return !strcmp(c->backbone.weights, "random") ? STAGE_DETECT : STAGE_TRAIN;
+  for (int s = 0; s < STAGE_COUNT; s++)
+    for (int i = 0; STAGES[s].reads[i]; i++)
+      if (key_in(key, STAGES[s].reads[i]))
+        return s;
+  return -1;
+}
+
+typedef struct {
+  ancd_stage stage;
+  const config *c;
+} select_ctx;
+
+static int selected(const char *key, const void *ctx) {
+  const select_ctx *sc = ctx;
+  return stage_of_key(key, sc->c) == (int)sc->stage;
+}
+
+void stage_key(char out[STAGE_KEY_LEN], ancd_stage s, const config *c, const char *parent) {
+  select_ctx sc = {s, c};
+  char *text = config_keys_text(c, selected, &sc);
+  uint64_t h = fnv1a64(FNV1A64_INIT, stage_name(s));
+  h = fnv1a64(h, "\n");
+  h = fnv1a64(h, text);
+  h = fnv1a64(h, "parent: ");
+  h = fnv1a64(h, parent ? parent : "");
+  free(text);
+  snprintf(out, STAGE_KEY_LEN, "%016llx", (unsigned long long)h);
+}

@@ -64,6 +64,42 @@ struct ops {
   /* r x r box average over an h x w grid with zero padding counted (count_include_pad), stride
    * 1, same size: inp/out [B, h, w, C] (channels last). r odd. */
   void (*box_average)(float *out, const float *inp, int B, int h, int w, int C, int r);
+
+  /* ---- training: forward variants that keep what the backward needs, the backward passes,
+   * SGD (anomalyncd_spec §5). As in llm.c every d-output ACCUMULATES (+=) into its buffer, so
+   * the caller zeroes gradients once per step and residual branches simply add; a NULL
+   * d-output is not computed (frozen parameters, inputs that need no gradient). ---- */
+
+  /* layernorm that also writes mean[rows] and rstd[rows] = 1/sqrt(var + eps). */
+  void (*layernorm_train)(float *out, float *mean, float *rstd, const float *inp,
+                          const float *weight, const float *bias, long rows, int C, float eps);
+  /* dinp[rows,C] += d/dinp, dweight[C] += sum_rows dout * xhat, dbias[C] += sum_rows dout.
+   * weight NULL: no affine (weight 1). */
+  void (*layernorm_backward)(float *dinp, float *dweight, float *dbias, const float *dout,
+                             const float *inp, const float *weight, const float *mean,
+                             const float *rstd, long rows, int C);
+  /* Of matmul: dinp[M,K] += dout[M,N] . weight[N,K]; dweight[N,K] += dout^T . inp[M,K];
+   * dbias[N] += sum over the M rows of dout. */
+  void (*matmul_backward)(float *dinp, float *dweight, float *dbias, const float *dout,
+                          const float *inp, const float *weight, int M, int K, int N);
+  /* dinp[i] += act'(inp[i]) * dout[i]; inp is the pre-activation the forward kept. */
+  void (*gelu_backward)(float *dinp, const float *inp, const float *dout, long n);
+  void (*quick_gelu_backward)(float *dinp, const float *inp, const float *dout, long n);
+  /* Of add_scaled (out = a + gamma * b): da[r,c] += dout, db[r,c] += gamma[c] * dout (gamma
+   * NULL: 1), dgamma[c] += sum_r b[r,c] * dout[r,c]. */
+  void (*add_scaled_backward)(float *da, float *db, float *dgamma, const float *dout,
+                              const float *b, const float *gamma, long rows, int C);
+  /* Of attention (same qkv, cls_bias and layout): dqkv [B,T,3C] += the gradient of out
+   * [B,T,C] given dout. The probabilities are recomputed from qkv (nothing T x T is kept between
+   * forward and backward); scratch holds attention_backward_scratch(B,T,C,NH) floats. */
+  void (*attention_backward)(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                             const float *cls_bias, int B, int T, int C, int NH);
+  size_t (*attention_backward_scratch)(int B, int T, int C, int NH);
+  /* PyTorch SGD (momentum, dampening 0, L2 weight decay added to the gradient) on n values:
+   * g = grad + weight_decay * param; buf = first_step ? g : momentum * buf + g;
+   * param -= lr * buf. */
+  void (*sgd_update)(float *param, float *momentum_buf, const float *grad, long n, float lr,
+                     float momentum, float weight_decay, int first_step);
 };
 
 /* Floats of scratch the attention op needs on any backend: B*NH*T*T scores, then 4*B*T*C for

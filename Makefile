@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
 PACKAGES := build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev \
-            libyaml-dev libopenblas-dev libpng-dev libjpeg-dev
+            libyaml-dev libjansson-dev libopenblas-dev libpng-dev libjpeg-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Open MPI refuses to run as root unless told; CI and containers run as root.

@@ -1,7 +1,6 @@
 /* metrics.json per category and the AD tables per dataset (tables.md / tables.csv): the seven
  * metrics of musc §A.8 with the columns of the MuSc README's table. Undefined metrics are NaN in
  * memory, null in JSON and blank cells in the tables, never 0. */
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "detect_store.h"
 #include "error.h"
@@ -61,24 +62,6 @@ static void text_printf(text *t, const char *fmt, ...) {
   }
 }
 
-/* JSON string literal: quotes, backslashes and control characters escaped. */
-static void text_json_string(text *t, const char *s) {
-  text_printf(t, "\"");
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      text_printf(t, "\\%c", *p);
-    else if (*p == '\n')
-      text_printf(t, "\\n");
-    else if (*p == '\t')
-      text_printf(t, "\\t");
-    else if (*p < 0x20)
-      text_printf(t, "\\u%04x", *p);
-    else
-      text_printf(t, "%c", *p);
-  }
-  text_printf(t, "\"");
-}
-
 /* ---- metrics.json ---------------------------------------------------------------------------- */
 
 static int json_path(char *out, size_t n, const char *dir) {
@@ -98,97 +81,51 @@ static void dir_name(char *out, size_t n, const char *dir) {
   snprintf(out, n, "%.*s", (int)(len - begin), dir + begin);
 }
 
-/* The shortest of 15, 16 or 17 significant digits that reads back as the same double. */
-static const char *exact_number(char out[32], double v) {
+/* The fewest significant digits, 15 to 17, at which every finite metric reads back as the same
+ * double (jansson takes one precision per document). */
+static int exact_precision(const ad_metrics *m) {
   for (int digits = 15; digits < 17; digits++) {
-    snprintf(out, 32, "%.*g", digits, v);
-    if (strtod(out, NULL) == v)
-      return out;
+    int exact = 1;
+    for (int k = 0; k < N_METRICS && exact; k++) {
+      double v = field_get(m, k);
+      char num[32];
+      snprintf(num, sizeof num, "%.*g", digits, v);
+      exact = !isfinite(v) || strtod(num, NULL) == v;
+    }
+    if (exact)
+      return digits;
   }
-  snprintf(out, 32, "%.17g", v);
-  return out;
+  return 17;
 }
 
 int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const char *hash,
                        const char *reason) {
-  char path[1100], category[256], num[32];
+  char path[1100], category[256];
   if (json_path(path, sizeof path, dir) < 0)
     return -1;
   dir_name(category, sizeof category, dir);
-  text t = {0};
-  text_printf(&t, "{\n  \"category\": ");
-  text_json_string(&t, category);
-  text_printf(&t, ",\n  \"n_images\": %d,\n  \"config_hash\": ", n_images);
-  text_json_string(&t, hash ? hash : "");
-  for (int k = 0; k < N_METRICS; k++) {
+  /* json_pack and json_string refuse text that is not UTF-8; set_new fails on a NULL value. */
+  json_error_t e = {0};
+  json_t *o = json_pack_ex(&e, 0, "{s:s, s:i, s:s}", "category", category, "n_images", n_images,
+                           "config_hash", hash ? hash : "");
+  int ok = o != NULL;
+  for (int k = 0; k < N_METRICS && ok; k++) {
     double v = field_get(m, k);
-    if (isfinite(v))
-      text_printf(&t, ",\n  \"%s\": %s", metric_fields[k].key, exact_number(num, v));
-    else
-      text_printf(&t, ",\n  \"%s\": null", metric_fields[k].key);
+    json_t *value = isfinite(v) ? json_real(v) : json_null();
+    ok = json_object_set_new(o, metric_fields[k].key, value) == 0;
   }
-  text_printf(&t, ",\n  \"reason\": ");
-  text_json_string(&t, reason ? reason : "");
-  text_printf(&t, "\n}\n");
-  int rc = fs_write_atomic(path, t.s, t.len);
-  free(t.s);
+  ok = ok && json_object_set_new(o, "reason", json_string(reason ? reason : "")) == 0;
+  char *json = ok ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(exact_precision(m))) : NULL;
+  json_decref(o);
+  if (!json)
+    return ancd_errorf("%s: cannot encode as JSON: %s", path,
+                       e.text[0] ? e.text : "out of memory, or a reason that is not UTF-8");
+  size_t len = strlen(json);
+  json = xrealloc(json, len + 2); /* json_dumps allocates with malloc */
+  memcpy(json + len, "\n", 2);    /* a text file ends with a newline */
+  int rc = fs_write_atomic(path, json, len + 1);
+  free(json);
   return rc;
-}
-
-/* A reader for the flat object metrics_json_write writes: string, number and null values. */
-typedef struct {
-  const char *path, *p;
-} json_reader;
-
-static void skip_space(json_reader *r) {
-  while (isspace((unsigned char)*r->p))
-    r->p++;
-}
-
-/* Reads a string literal into out (truncated to n - 1 bytes; \u escapes above ASCII become '?'). */
-static int read_string(json_reader *r, char *out, size_t n) {
-  if (*r->p != '"')
-    return -1;
-  r->p++;
-  size_t len = 0;
-  while (*r->p && *r->p != '"') {
-    char c = *r->p++;
-    if (c == '\\') {
-      char e = *r->p++;
-      if (e == 'n')
-        c = '\n';
-      else if (e == 't')
-        c = '\t';
-      else if (e == 'r')
-        c = '\r';
-      else if (e == 'b')
-        c = '\b';
-      else if (e == 'f')
-        c = '\f';
-      else if (e == 'u') {
-        unsigned code = 0;
-        for (int i = 0; i < 4; i++, r->p++) {
-          if (!isxdigit((unsigned char)*r->p))
-            return -1;
-          code = code * 16 + (unsigned)(isdigit((unsigned char)*r->p)
-                                            ? *r->p - '0'
-                                            : tolower((unsigned char)*r->p) - 'a' + 10);
-        }
-        c = code < 0x80 ? (char)code : '?';
-      } else if (e == '"' || e == '\\' || e == '/')
-        c = e;
-      else
-        return -1;
-    }
-    if (len + 1 < n)
-      out[len++] = c;
-  }
-  if (*r->p != '"')
-    return -1;
-  r->p++;
-  if (n > 0)
-    out[len] = '\0';
-  return 0;
 }
 
 int metrics_json_read(const char *dir, ad_metrics *m) {
@@ -198,79 +135,28 @@ int metrics_json_read(const char *dir, ad_metrics *m) {
   FILE *fp = fopen(path, "rb");
   if (!fp)
     return ancd_errorf("%s: cannot open: %s", path, strerror(errno));
-  char buf[65536];
-  size_t n = fread(buf, 1, sizeof buf - 1, fp);
-  int too_long = !feof(fp) && n == sizeof buf - 1;
+  json_error_t e;
+  json_t *o = json_loadf(fp, JSON_REJECT_DUPLICATES, &e);
   fclose(fp);
-  if (too_long)
-    return ancd_errorf("%s: larger than %zu bytes: not a metrics file", path, sizeof buf - 1);
-  buf[n] = '\0';
-
-  int seen[N_METRICS] = {0};
-  json_reader r = {path, buf};
-  const char *err = NULL;
-  skip_space(&r);
-  if (*r.p++ != '{')
-    err = "expected '{'";
-  for (int first = 1; !err; first = 0) {
-    skip_space(&r);
-    if (*r.p == '}' && first) {
-      r.p++;
-      break;
-    }
-    char key[64];
-    if (read_string(&r, key, sizeof key) < 0) {
-      err = "expected a key string";
-      break;
-    }
-    skip_space(&r);
-    if (*r.p++ != ':') {
-      err = "expected ':'";
-      break;
-    }
-    skip_space(&r);
-    int k = 0;
-    while (k < N_METRICS && strcmp(key, metric_fields[k].key))
-      k++;
-    double v = NAN;
-    if (*r.p == '"') {
-      char ignored[512];
-      if (read_string(&r, ignored, sizeof ignored) < 0)
-        err = "bad string";
-      else if (k < N_METRICS)
-        err = "a metric holds a string";
-    } else if (!strncmp(r.p, "null", 4)) {
-      r.p += 4;
-    } else {
-      char *end;
-      errno = 0;
-      v = strtod(r.p, &end);
-      if (end == r.p || errno == ERANGE)
-        err = "bad number";
-      r.p = end;
-    }
-    if (err)
-      break;
-    if (k < N_METRICS) { /* other keys (category, reason, ...) are not needed here */
-      *field(m, k) = v;
-      seen[k] = 1;
-    }
-    skip_space(&r);
-    if (*r.p == ',') {
-      r.p++;
-    } else if (*r.p == '}') {
-      r.p++;
-      break;
-    } else {
-      err = "expected ',' or '}'";
-    }
+  if (!o)
+    return ancd_errorf("%s: not a metrics file: %s at line %d, column %d", path, e.text, e.line,
+                       e.column);
+  int rc = json_is_object(o) ? 0 : ancd_errorf("%s: not a metrics file: not a JSON object", path);
+  /* Other keys (category, reason, ...) are not needed here. */
+  for (int k = 0; k < N_METRICS && rc == 0; k++) {
+    const json_t *v = json_object_get(o, metric_fields[k].key);
+    if (!v)
+      rc = ancd_errorf("%s: no \"%s\"", path, metric_fields[k].key);
+    else if (json_is_number(v))
+      *field(m, k) = json_number_value(v);
+    else if (json_is_null(v))
+      *field(m, k) = NAN;
+    else
+      rc = ancd_errorf("%s: not a metrics file: \"%s\" is not a number or null", path,
+                       metric_fields[k].key);
   }
-  if (err)
-    return ancd_errorf("%s: not a metrics file: %s at byte %ld", path, err, (long)(r.p - buf));
-  for (int k = 0; k < N_METRICS; k++)
-    if (!seen[k])
-      return ancd_errorf("%s: no \"%s\"", path, metric_fields[k].key);
-  return 0;
+  json_decref(o);
+  return rc;
 }
 
 /* ---- tables ---------------------------------------------------------------------------------- */

@@ -1,8 +1,8 @@
 /* safetensors: an 8-byte little-endian header length N, N bytes of JSON
  * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
  *  "__metadata__": {"key": "value", ...}}, then the data section; offsets are relative to it.
- * The JSON is read by the small parser below (objects, arrays, strings with escapes, integers),
- * which is all the format uses; every offset and size is checked before any data is touched. */
+ * jansson parses the JSON (duplicate keys refused: they would make a tensor ambiguous); every
+ * value's type, every offset and every size is checked here before any data is touched. */
 #include "safetensors.h"
 
 #include <errno.h>
@@ -14,252 +14,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "error.h"
 
 /* ---------------------------------------------------------------------------------------- */
-/* JSON */
-
-typedef struct {
-  const char *path;
-  const char *s; /* the header text */
-  size_t n, i;   /* its length and the cursor */
-} json;
-
-static int json_error(const json *j, const char *what) {
-  return ancd_errorf("%s: malformed JSON header at byte %zu of %zu: %s", j->path, j->i, j->n, what);
-}
-
-static void skip_space(json *j) {
-  while (j->i < j->n &&
-         (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' || j->s[j->i] == '\r'))
-    j->i++;
-}
-
-/* Skips white space; the next character, or 0 at the end. */
-static char peek(json *j) {
-  skip_space(j);
-  return j->i < j->n ? j->s[j->i] : 0;
-}
-
-static int expect(json *j, char c) {
-  if (peek(j) != c) {
-    char what[32];
-    snprintf(what, sizeof what, "expected '%c'", c);
-    return json_error(j, what);
-  }
-  j->i++;
-  return 0;
-}
-
-static int hex4(json *j, unsigned *v) {
-  if (j->n - j->i < 4)
-    return json_error(j, "truncated \\u escape");
-  *v = 0;
-  for (int k = 0; k < 4; k++) {
-    char c = j->s[j->i++];
-    int d = c >= '0' && c <= '9'   ? c - '0'
-            : c >= 'a' && c <= 'f' ? c - 'a' + 10
-            : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                   : -1;
-    if (d < 0)
-      return json_error(j, "bad hex digit in \\u escape");
-    *v = *v << 4 | (unsigned)d;
-  }
-  return 0;
-}
-
-/* A string into out (UTF-8, NUL-terminated, at most cap - 1 bytes). */
-static int parse_string(json *j, char *out, size_t cap) {
-  if (expect(j, '"'))
-    return -1;
-  size_t len = 0;
-  for (;;) {
-    if (j->i >= j->n)
-      return json_error(j, "unterminated string");
-    unsigned char c = (unsigned char)j->s[j->i++];
-    if (c == '"')
-      break;
-    if (c < 0x20)
-      return json_error(j, "control character in string");
-    unsigned cp = c;
-    char utf8[4];
-    int nb = 1;
-    utf8[0] = (char)c;
-    if (c == '\\') {
-      if (j->i >= j->n)
-        return json_error(j, "unterminated string");
-      char e = j->s[j->i++];
-      switch (e) {
-      case '"':
-      case '\\':
-      case '/':
-        utf8[0] = e;
-        break;
-      case 'b':
-        utf8[0] = '\b';
-        break;
-      case 'f':
-        utf8[0] = '\f';
-        break;
-      case 'n':
-        utf8[0] = '\n';
-        break;
-      case 'r':
-        utf8[0] = '\r';
-        break;
-      case 't':
-        utf8[0] = '\t';
-        break;
-      case 'u':
-        if (hex4(j, &cp))
-          return -1;
-        if (cp >= 0xd800 && cp < 0xdc00) { /* a surrogate pair */
-          unsigned lo;
-          if (j->n - j->i < 2 || j->s[j->i] != '\\' || j->s[j->i + 1] != 'u')
-            return json_error(j, "unpaired surrogate in \\u escape");
-          j->i += 2;
-          if (hex4(j, &lo))
-            return -1;
-          if (lo < 0xdc00 || lo >= 0xe000)
-            return json_error(j, "unpaired surrogate in \\u escape");
-          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        } else if (cp >= 0xdc00 && cp < 0xe000) {
-          return json_error(j, "unpaired surrogate in \\u escape");
-        }
-        if (cp == 0)
-          return json_error(j, "\\u0000 in string");
-        if (cp < 0x80) {
-          utf8[0] = (char)cp;
-        } else if (cp < 0x800) {
-          utf8[0] = (char)(0xc0 | cp >> 6);
-          utf8[1] = (char)(0x80 | (cp & 0x3f));
-          nb = 2;
-        } else if (cp < 0x10000) {
-          utf8[0] = (char)(0xe0 | cp >> 12);
-          utf8[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-          utf8[2] = (char)(0x80 | (cp & 0x3f));
-          nb = 3;
-        } else {
-          utf8[0] = (char)(0xf0 | cp >> 18);
-          utf8[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-          utf8[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-          utf8[3] = (char)(0x80 | (cp & 0x3f));
-          nb = 4;
-        }
-        break;
-      default:
-        j->i--;
-        return json_error(j, "bad escape in string");
-      }
-    }
-    if (len + (size_t)nb >= cap)
-      return json_error(j, "string too long");
-    memcpy(out + len, utf8, (size_t)nb);
-    len += (size_t)nb;
-  }
-  out[len] = 0;
-  return 0;
-}
-
-/* A non-negative integer (every number in a safetensors header is a size or an offset). */
-static int parse_count(json *j, int64_t *v) {
-  skip_space(j);
-  if (j->i >= j->n || j->s[j->i] < '0' || j->s[j->i] > '9')
-    return json_error(j, "expected a non-negative integer");
-  int64_t x = 0;
-  while (j->i < j->n && j->s[j->i] >= '0' && j->s[j->i] <= '9') {
-    int d = j->s[j->i] - '0';
-    if (x > (INT64_MAX - d) / 10)
-      return json_error(j, "integer too large");
-    x = x * 10 + d;
-    j->i++;
-  }
-  if (j->i < j->n && (j->s[j->i] == '.' || j->s[j->i] == 'e' || j->s[j->i] == 'E'))
-    return json_error(j, "expected an integer, found a fraction or exponent");
-  *v = x;
-  return 0;
-}
-
-/* An array of non-negative integers into v[0..*count) (at most max). */
-static int parse_count_array(json *j, int64_t *v, int max, int *count) {
-  if (expect(j, '['))
-    return -1;
-  *count = 0;
-  if (peek(j) == ']') {
-    j->i++;
-    return 0;
-  }
-  for (;;) {
-    int64_t x = 0;
-    if (parse_count(j, &x))
-      return -1;
-    if (*count == max)
-      return json_error(j, "too many array elements");
-    v[(*count)++] = x;
-    char c = peek(j);
-    j->i++;
-    if (c == ']')
-      return 0;
-    if (c != ',') {
-      j->i--;
-      return json_error(j, "expected ',' or ']' in array");
-    }
-  }
-}
-
-/* Skips any JSON value (used for keys this reader does not need). */
-static int skip_value(json *j, int depth) {
-  if (depth > 64)
-    return json_error(j, "nesting too deep");
-  char c = peek(j);
-  if (c == '"') {
-    char buf[4096];
-    return parse_string(j, buf, sizeof buf);
-  }
-  if (c == '{' || c == '[') {
-    char close = c == '{' ? '}' : ']';
-    j->i++;
-    if (peek(j) == close) {
-      j->i++;
-      return 0;
-    }
-    for (;;) {
-      if (c == '{') {
-        char key[4096];
-        if (parse_string(j, key, sizeof key) || expect(j, ':'))
-          return -1;
-      }
-      if (skip_value(j, depth + 1))
-        return -1;
-      char d = peek(j);
-      j->i++;
-      if (d == close)
-        return 0;
-      if (d != ',') {
-        j->i--;
-        return json_error(j, "expected ',' or a closing bracket");
-      }
-    }
-  }
-  if (c == '-' || (c >= '0' && c <= '9')) {
-    size_t start = j->i;
-    while (j->i < j->n && strchr("+-0123456789.eE", j->s[j->i]))
-      j->i++;
-    return j->i > start ? 0 : json_error(j, "bad number");
-  }
-  static const char *const words[] = {"true", "false", "null"};
-  for (int k = 0; k < 3; k++) {
-    size_t len = strlen(words[k]);
-    if (j->n - j->i >= len && memcmp(j->s + j->i, words[k], len) == 0) {
-      j->i += len;
-      return 0;
-    }
-  }
-  return json_error(j, "expected a value");
-}
-
-/* ---------------------------------------------------------------------------------------- */
 /* The header */
+
+/* The reference implementation's cap: a larger header is refused before jansson builds its tree. */
+#define ST_MAX_HEADER 100000000u
 
 static const struct {
   const char *name;
@@ -277,6 +40,28 @@ typedef struct {
   int size; /* bytes per element */
 } st_extent;
 
+/* What a JSON value is, worded for the error messages. */
+static const char *type_name(const json_t *v) {
+  switch (json_typeof(v)) {
+  case JSON_OBJECT:
+    return "an object";
+  case JSON_ARRAY:
+    return "an array";
+  case JSON_STRING:
+    return "a string";
+  case JSON_INTEGER:
+    return "an integer";
+  case JSON_REAL:
+    return "a fraction or exponent";
+  case JSON_TRUE:
+  case JSON_FALSE:
+    return "a boolean";
+  case JSON_NULL:
+    break;
+  }
+  return "null";
+}
+
 static void format_shape(char *out, size_t n, const int64_t *shape, int rank) {
   size_t len = (size_t)snprintf(out, n, "[");
   for (int k = 0; k < rank && len < n; k++)
@@ -285,102 +70,96 @@ static void format_shape(char *out, size_t n, const int64_t *shape, int rank) {
     snprintf(out + len, n - len, "]");
 }
 
-/* {"dtype": .., "shape": [..], "data_offsets": [b, e]} for the tensor named t->name. */
-static int parse_tensor(json *j, st_tensor *t, st_extent *x) {
-  char key[64], dtype[32] = "";
-  int have_shape = 0, have_offsets = 0;
-  if (expect(j, '{'))
-    return -1;
-  if (peek(j) != '}') {
-    for (;;) {
-      if (parse_string(j, key, sizeof key) || expect(j, ':'))
-        return -1;
-      if (strcmp(key, "dtype") == 0) {
-        if (parse_string(j, dtype, sizeof dtype))
-          return -1;
-      } else if (strcmp(key, "shape") == 0) {
-        if (parse_count_array(j, t->shape, 8, &t->rank))
-          return ancd_error_prefix("tensor '%s': shape (rank at most 8): ", t->name);
-        have_shape = 1;
-      } else if (strcmp(key, "data_offsets") == 0) {
-        int64_t off[3] = {0};
-        int n_off;
-        if (parse_count_array(j, off, 3, &n_off))
-          return -1;
-        if (n_off != 2)
-          return ancd_errorf("%s: tensor '%s': data_offsets has %d elements, expected 2", j->path,
-                             t->name, n_off);
-        x->begin = off[0];
-        x->end = off[1];
-        have_offsets = 1;
-      } else if (skip_value(j, 1)) {
-        return -1;
-      }
-      if (peek(j) == ',') {
-        j->i++;
-        continue;
-      }
-      break;
-    }
+/* The array `key` of tensor t as non-negative integers into v[0..*count) (at most max; the
+ * caller words the error for more). */
+static int read_counts(const st_file *f, const st_tensor *t, const char *key, const json_t *a,
+                       int64_t *v, int max, int *count) {
+  if (!json_is_array(a))
+    return ancd_errorf("%s: tensor '%s': %s is %s, expected an array of non-negative integers",
+                       f->path, t->name, key, type_name(a));
+  *count = json_array_size(a) > (size_t)max ? max + 1 : (int)json_array_size(a);
+  for (int k = 0; k < *count && k < max; k++) {
+    const json_t *x = json_array_get(a, (size_t)k);
+    if (!json_is_integer(x))
+      return ancd_errorf("%s: tensor '%s': %s[%d] is %s, expected a non-negative integer", f->path,
+                         t->name, key, k, type_name(x));
+    if (json_integer_value(x) < 0)
+      return ancd_errorf("%s: tensor '%s': %s[%d] is %lld, expected a non-negative integer",
+                         f->path, t->name, key, k, (long long)json_integer_value(x));
+    v[k] = json_integer_value(x);
   }
-  if (expect(j, '}'))
-    return -1;
-  if (!dtype[0] || !have_shape || !have_offsets)
-    return ancd_errorf("%s: tensor '%s': missing %s", j->path, t->name,
-                       !dtype[0]     ? "dtype"
-                       : !have_shape ? "shape"
-                                     : "data_offsets");
+  return 0;
+}
+
+/* {"dtype": .., "shape": [..], "data_offsets": [b, e]} for the tensor named t->name; other keys
+ * are ignored. */
+static int read_tensor(const st_file *f, const json_t *o, st_tensor *t, st_extent *x) {
+  if (!json_is_object(o))
+    return ancd_errorf("%s: tensor '%s' is %s, expected an object with dtype, shape and "
+                       "data_offsets",
+                       f->path, t->name, type_name(o));
+  const json_t *dtype = json_object_get(o, "dtype"), *shape = json_object_get(o, "shape"),
+               *offsets = json_object_get(o, "data_offsets");
+  if (!dtype || !shape || !offsets)
+    return ancd_errorf("%s: tensor '%s': missing %s", f->path, t->name,
+                       !dtype   ? "dtype"
+                       : !shape ? "shape"
+                                : "data_offsets");
+  if (!json_is_string(dtype))
+    return ancd_errorf("%s: tensor '%s': dtype is %s, expected a string such as \"F32\"", f->path,
+                       t->name, type_name(dtype));
   int k = 0, n_dtypes = (int)(sizeof dtypes / sizeof dtypes[0]);
-  while (k < n_dtypes && strcmp(dtypes[k].name, dtype) != 0)
+  while (k < n_dtypes && strcmp(dtypes[k].name, json_string_value(dtype)) != 0)
     k++;
   if (k == n_dtypes)
-    return ancd_errorf("%s: tensor '%s': unknown dtype '%s'", j->path, t->name, dtype);
+    return ancd_errorf("%s: tensor '%s': unknown dtype '%.32s'", f->path, t->name,
+                       json_string_value(dtype));
   t->dtype = dtypes[k].dtype;
   snprintf(t->dtype_name, sizeof t->dtype_name, "%s", dtypes[k].name);
   x->size = dtypes[k].size;
+
+  if (read_counts(f, t, "shape", shape, t->shape, 8, &t->rank))
+    return -1;
+  if (t->rank > 8)
+    return ancd_errorf("%s: tensor '%s': shape (rank at most 8) has %zu dimensions", f->path,
+                       t->name, json_array_size(shape));
+  int64_t off[2];
+  int n_off;
+  if (read_counts(f, t, "data_offsets", offsets, off, 2, &n_off))
+    return -1;
+  if (n_off != 2)
+    return ancd_errorf("%s: tensor '%s': data_offsets has %zu elements, expected 2", f->path,
+                       t->name, json_array_size(offsets));
+  x->begin = off[0];
+  x->end = off[1];
+
   /* The data must fit in the file, so a product larger than INT64_MAX / 8 is already wrong. */
   t->numel = 1;
   for (int d = 0; d < t->rank; d++) {
     if (t->shape[d] != 0 && t->numel > INT64_MAX / 8 / t->shape[d])
-      return ancd_errorf("%s: tensor '%s': shape too large", j->path, t->name);
+      return ancd_errorf("%s: tensor '%s': shape too large", f->path, t->name);
     t->numel *= t->shape[d];
   }
   return 0;
 }
 
-static void add_metadata(st_file *f, const char *key, const char *value) {
-  f->meta = xrealloc(f->meta, (size_t)(f->n_meta + 1) * sizeof *f->meta);
-  snprintf(f->meta[f->n_meta][0], sizeof f->meta[0][0], "%s", key);
-  snprintf(f->meta[f->n_meta][1], sizeof f->meta[0][1], "%s", value);
-  f->n_meta++;
-}
-
-/* "__metadata__": {"key": "value", ...} */
-static int parse_metadata(json *j, st_file *f) {
-  char key[256], value[256];
-  if (expect(j, '{'))
-    return -1;
-  if (peek(j) == '}') {
-    j->i++;
-    return 0;
+/* "__metadata__": {"key": "value", ...}, kept in file order (keys and values cut at 255 bytes). */
+static int read_metadata(st_file *f, const json_t *o) {
+  if (!json_is_object(o))
+    return ancd_errorf("%s: __metadata__ is %s, expected an object of strings", f->path,
+                       type_name(o));
+  f->meta = xmalloc((json_object_size(o) ? json_object_size(o) : 1) * sizeof *f->meta);
+  const char *key;
+  const json_t *value;
+  json_object_foreach((json_t *)o, key, value) {
+    if (!json_is_string(value))
+      return ancd_errorf("%s: __metadata__ values must be strings; '%.64s' is %s", f->path, key,
+                         type_name(value));
+    snprintf(f->meta[f->n_meta][0], sizeof f->meta[0][0], "%s", key);
+    snprintf(f->meta[f->n_meta][1], sizeof f->meta[0][1], "%s", json_string_value(value));
+    f->n_meta++;
   }
-  for (;;) {
-    if (parse_string(j, key, sizeof key) || expect(j, ':'))
-      return -1;
-    if (peek(j) != '"')
-      return json_error(j, "__metadata__ values must be strings");
-    if (parse_string(j, value, sizeof value))
-      return -1;
-    add_metadata(f, key, value);
-    char c = peek(j);
-    j->i++;
-    if (c == '}')
-      return 0;
-    if (c != ',') {
-      j->i--;
-      return json_error(j, "expected ',' or '}' in __metadata__");
-    }
-  }
+  return 0;
 }
 
 static int compare_names(const void *a, const void *b) {
@@ -388,7 +167,7 @@ static int compare_names(const void *a, const void *b) {
 }
 
 typedef struct {
-  const st_tensor *t;
+  st_tensor *t;
   st_extent x;
 } placed;
 
@@ -434,79 +213,42 @@ static int check_extents(const st_file *f, placed *p, int n, size_t data_size) {
   return 0;
 }
 
-/* Parses the header, fills f->tensors (data pointers set) and validates every extent. */
-static int parse_header(st_file *f, const char *text, size_t n, const char *data,
-                        size_t data_size) {
-  json j = {f->path, text, n, 0};
-  int cap = 0;
-  st_extent *ext = NULL;
-  int rc = -1;
-  char name[1024];
-  if (expect(&j, '{'))
-    goto done;
-  if (peek(&j) != '}') {
-    for (;;) {
-      if (parse_string(&j, name, sizeof name) || expect(&j, ':'))
-        goto done;
-      if (strcmp(name, "__metadata__") == 0) {
-        if (parse_metadata(&j, f))
-          goto done;
-      } else {
-        if (strlen(name) >= sizeof f->tensors[0].name) {
-          ancd_errorf("%s: tensor name longer than %zu bytes: '%.64s...'", f->path,
-                      sizeof f->tensors[0].name - 1, name);
-          goto done;
-        }
-        if (f->n == cap) {
-          cap = cap ? 2 * cap : 64;
-          f->tensors = xrealloc(f->tensors, (size_t)cap * sizeof *f->tensors);
-          ext = xrealloc(ext, (size_t)cap * sizeof *ext);
-        }
-        st_tensor *t = &f->tensors[f->n];
-        memset(t, 0, sizeof *t);
-        memcpy(t->name, name, strlen(name) + 1); /* length checked above */
-        if (parse_tensor(&j, t, &ext[f->n]))
-          goto done;
-        f->n++;
-      }
-      char c = peek(&j);
-      j.i++;
-      if (c == '}')
-        break;
-      if (c != ',') {
-        j.i--;
-        json_error(&j, "expected ',' or '}' after a tensor");
-        goto done;
-      }
+/* Reads the parsed header into f->tensors (data pointers set) and validates every extent. */
+static int read_header(st_file *f, const json_t *root, const char *data, size_t data_size) {
+  if (!json_is_object(root))
+    return ancd_errorf("%s: the JSON header is %s, expected an object", f->path, type_name(root));
+  size_t n_keys = json_object_size(root);
+  f->tensors = xmalloc((n_keys ? n_keys : 1) * sizeof *f->tensors);
+  placed *p = xmalloc((n_keys ? n_keys : 1) * sizeof *p);
+  int rc = 0;
+  const char *name;
+  const json_t *value;
+  json_object_foreach((json_t *)root, name, value) {
+    if (strcmp(name, "__metadata__") == 0) {
+      rc = read_metadata(f, value);
+    } else if (strlen(name) >= sizeof f->tensors[0].name) {
+      rc = ancd_errorf("%s: tensor name longer than %zu bytes: '%.64s...'", f->path,
+                       sizeof f->tensors[0].name - 1, name);
+    } else {
+      st_tensor *t = &f->tensors[f->n];
+      memset(t, 0, sizeof *t);
+      memcpy(t->name, name, strlen(name) + 1); /* length checked above */
+      rc = read_tensor(f, value, t, &p[f->n].x);
+      f->n++;
     }
-  } else {
-    j.i++;
+    if (rc)
+      break;
   }
-  if (peek(&j) != 0) { /* only space padding may follow */
-    json_error(&j, "trailing characters after the header object");
-    goto done;
-  }
-
-  placed *p = xmalloc((size_t)(f->n ? f->n : 1) * sizeof *p);
-  for (int k = 0; k < f->n; k++) {
+  for (int k = 0; k < f->n && rc == 0; k++)
     p[k].t = &f->tensors[k];
-    p[k].x = ext[k];
+  if (rc == 0)
+    rc = check_extents(f, p, f->n, data_size);
+  if (rc == 0) { /* p is sorted by begin now; names are unique (duplicate keys were refused) */
+    for (int k = 0; k < f->n; k++)
+      p[k].t->data = data + p[k].x.begin;
+    qsort(f->tensors, (size_t)f->n, sizeof *f->tensors, compare_names);
   }
-  rc = check_extents(f, p, f->n, data_size);
   free(p);
-  if (rc)
-    goto done;
-  for (int k = 0; k < f->n; k++)
-    f->tensors[k].data = data + ext[k].begin;
-  qsort(f->tensors, (size_t)f->n, sizeof *f->tensors, compare_names);
-  for (int k = 1; k < f->n; k++)
-    if (strcmp(f->tensors[k].name, f->tensors[k - 1].name) == 0) {
-      rc = ancd_errorf("%s: tensor '%s' appears twice in the header", f->path, f->tensors[k].name);
-      goto done;
-    }
-  rc = 0;
-done:
-  free(ext);
   return rc;
 }
 
@@ -556,12 +298,21 @@ int st_open(st_file *f, const char *path) {
     st_close(f);
     return -1;
   }
-  if (parse_header(f, (const char *)b + 8, (size_t)n, (const char *)b + 8 + n,
-                   size - 8 - (size_t)n)) {
+  if (n > ST_MAX_HEADER) {
+    ancd_errorf("%s: header of %llu bytes exceeds the safetensors limit of %u", path,
+                (unsigned long long)n, ST_MAX_HEADER);
     st_close(f);
     return -1;
   }
-  return 0;
+  json_error_t je;
+  json_t *root = json_loadb((const char *)b + 8, (size_t)n, JSON_REJECT_DUPLICATES, &je);
+  int rc = root ? read_header(f, root, (const char *)b + 8 + n, size - 8 - (size_t)n)
+                : ancd_errorf("%s: malformed JSON header at byte %d of %llu: %s", path, je.position,
+                              (unsigned long long)n, je.text);
+  json_decref(root);
+  if (rc)
+    st_close(f);
+  return rc;
 }
 
 void st_close(st_file *f) {

@@ -3,6 +3,7 @@
  * the best of --repeat runs after one warm-up run; the backend is synchronised before each clock
  * read. */
 #include <cblas.h>
+#include <jansson.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -24,28 +25,44 @@ typedef struct {
   double sgemm_gflops; /* best SGEMM rate measured: the peak */
 } bench;
 
-/* One result line: human-readable, or one JSON object. sizes is a JSON object body. */
-static void report(const bench *b, const char *name, const char *sizes, double seconds,
-                   double flops, size_t peak_bytes, const char *extra) {
+/* A JSON number, or null where a zero time made it infinite. */
+static json_t *number(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+/* One result line: human-readable, or one JSON object. sizes holds the integer sizes, extra the
+ * benchmark's own keys: jansson objects, taken over (NULL where building them ran out of memory).
+ */
+static void report(const bench *b, const char *name, json_t *sizes, double seconds, double flops,
+                   size_t peak_bytes, json_t *extra) {
   double gflops = flops / seconds / 1e9;
   double ratio = b->sgemm_gflops > 0 ? gflops / b->sgemm_gflops : 0.0;
-  if (b->json) {
-    printf("{\"name\": \"%s\", \"device\": \"%s\", \"sizes\": {%s}, \"seconds\": %.6g, "
-           "\"gflops\": %.4g, \"sgemm_gflops\": %.4g, \"ratio\": %.4g, \"peak_bytes\": %zu%s}\n",
-           name, b->o->name, sizes, seconds, gflops, b->sgemm_gflops, ratio, peak_bytes, extra);
-  } else { /* sizes without JSON quoting: M=1576 K=768 N=2304 */
-    char plain[256];
-    size_t k = 0;
-    for (const char *c = sizes; *c && k + 1 < sizeof plain; c++)
-      if (*c == ':')
-        plain[k++] = '=';
-      else if (*c != '"' && *c != ',' && !(*c == ' ' && c > sizes && c[-1] == ':'))
-        plain[k++] = *c;
-    plain[k] = 0;
+  if (b->json) { /* pack and update fail on a NULL object, so one check covers every call */
+    json_t *o = json_pack("{s:s, s:s, s:O, s:o, s:o, s:o, s:o, s:I}", "name", name, "device",
+                          b->o->name, "sizes", sizes, "seconds", number(seconds), "gflops",
+                          number(gflops), "sgemm_gflops", number(b->sgemm_gflops), "ratio",
+                          number(ratio), "peak_bytes", (json_int_t)peak_bytes);
+    char *line =
+        o && json_object_update(o, extra) == 0 ? json_dumps(o, JSON_REAL_PRECISION(6)) : NULL;
+    if (!line)
+      ANCD_FATAL("bench %s: cannot encode the result as JSON (out of memory)", name);
+    printf("%s\n", line);
+    free(line);
+    json_decref(o);
+  } else { /* the sizes as M=1576 K=768 N=2304 */
+    char plain[256] = "";
+    size_t len = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(sizes, key, v) {
+      if (len < sizeof plain)
+        len += (size_t)snprintf(plain + len, sizeof plain - len, "%s%s=%lld", len ? " " : "", key,
+                                (long long)json_integer_value(v));
+    }
     printf("%-18s %-36s %9.4f s %8.1f GFLOP/s  %.2f of sgemm  %7.1f MiB\n", name, plain, seconds,
            gflops, ratio, peak_bytes / 1048576.0);
   }
   fflush(stdout);
+  json_decref(sizes);
+  json_decref(extra);
 }
 
 /* Fills n floats of backend memory with uniform values in [-1, 1). */
@@ -100,10 +117,8 @@ static void bench_gemm(bench *b) {
   b->sgemm_gflops = best_rate;
   for (int s = 0; s < 4; s++) {
     const int M = sizes[s].M, K = sizes[s].K, N = sizes[s].N;
-    char sz[96];
-    snprintf(sz, sizeof sz, "\"M\": %d, \"K\": %d, \"N\": %d", M, K, N);
-    report(b, sizes[s].name, sz, secs[s], 2.0 * M * N * K,
-           (size_t)(M * K + N * K + M * N) * sizeof(float), "");
+    report(b, sizes[s].name, json_pack("{s:i, s:i, s:i}", "M", M, "K", K, "N", N), secs[s],
+           2.0 * M * N * K, (size_t)(M * K + N * K + M * N) * sizeof(float), json_object());
   }
 }
 
@@ -136,11 +151,10 @@ static int bench_vit(const bench *b, const char *arch) {
       best = t;
   }
   if (rc == 0) {
-    char sz[128], extra[64];
-    snprintf(sz, sizeof sz, "\"batch\": %d, \"image\": %d, \"dim\": %d, \"depth\": %d", B, S, d.dim,
-             d.depth);
-    snprintf(extra, sizeof extra, ", \"images_per_s\": %.4g", B / best);
-    report(b, arch, sz, best, vit_flops(&d, S, S) * B, vit_peak_bytes(m), extra);
+    json_t *sz =
+        json_pack("{s:i, s:i, s:i, s:i}", "batch", B, "image", S, "dim", d.dim, "depth", d.depth);
+    report(b, arch, sz, best, vit_flops(&d, S, S) * B, vit_peak_bytes(m),
+           json_pack("{s:o}", "images_per_s", number(B / best)));
     if (!b->json)
       printf("%-18s %.2f images/s\n", "", B / best);
   }
@@ -227,13 +241,12 @@ static int bench_msm(const bench *b, int N, int L, int C, int Q) {
   const size_t full_peak = (size_t)N * img * sizeof(float) + (size_t)N * L * N * sizeof(float) +
                            (size_t)N * L * sizeof(double) + scratch_floats * sizeof(float);
   const double ms_query = best / Q * 1e3, ms_image = best / pairs * (N - 1) / 2 * 1e3;
-  char sz[160], extra[320];
-  snprintf(sz, sizeof sz, "\"n\": %d, \"patches\": %d, \"dim\": %d, \"queries\": %d, \"k\": %d", N,
-           L, C, Q, k);
-  snprintf(extra, sizeof extra,
-           ", \"pairs\": %.0f, \"score_seconds\": %.6g, \"ms_per_query\": %.6g, "
-           "\"ms_per_image_full_pool\": %.6g, \"threads\": %d, \"max_rss_bytes\": %zu",
-           pairs, best_score, ms_query, ms_image, threads, rss);
+  json_t *sz =
+      json_pack("{s:i, s:i, s:i, s:i, s:i}", "n", N, "patches", L, "dim", C, "queries", Q, "k", k);
+  json_t *extra =
+      json_pack("{s:I, s:o, s:o, s:o, s:i, s:I}", "pairs", (json_int_t)pairs, "score_seconds",
+                number(best_score), "ms_per_query", number(ms_query), "ms_per_image_full_pool",
+                number(ms_image), "threads", threads, "max_rss_bytes", (json_int_t)rss);
   report(b, "msm", sz, best, 2.0 * L * L * C * pairs, full_peak, extra);
   if (!b->json)
     printf("%-18s %.0f pairs, %.1f ms per query, %.1f ms per image of the full pool, "

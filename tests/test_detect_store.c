@@ -219,8 +219,9 @@ static void test_metrics_json(void) {
   CHECK(contains(text, "\"n_images\": 83"), "%s", text);
   CHECK(contains(text, "\"config_hash\": \"0123456789abcdef\""), "%s", text);
   CHECK(contains(text, "\"f1max_px\": null") && contains(text, "\"aupro\": null"), "%s", text);
+  /* 0.1 + 0.2 needs 17 digits, so the whole file has 17 (one precision per document). */
   CHECK(contains(text, "\"auroc_cls\": 0.30000000000000004"), "%s", text);
-  CHECK(contains(text, "\"f1max_cls\": 0.6666666666666666,") && contains(text, "\"ap_cls\": 1,"),
+  CHECK(contains(text, "\"f1max_cls\": 0.66666666666666663,") && contains(text, "\"ap_cls\": 1.0,"),
         "%s", text);
   CHECK(contains(text, "\"reason\": \"only \\\"one\\\" class\\nof pixels\""), "%s", text);
   free(text);
@@ -231,6 +232,28 @@ static void test_metrics_json(void) {
   for (int k = 0; k < 7; k++)
     CHECK(same_metric(a[k], b[k]), "metric %d: wrote %.17g, read %.17g", k, a[k], b[k]);
 
+  /* Values exact at 15 digits are written with 15. */
+  const ad_metrics short_m = {0.95, 0.5, 1.0, 0.875, 0.1, NAN, 0.3};
+  CHECK(metrics_json_write(dir, &short_m, 5, NULL, NULL) == 0, "%s", ancd_error());
+  text = slurp(path);
+  CHECK(contains(text, "\"auroc_cls\": 0.95,") && contains(text, "\"auroc_px\": 0.875,") &&
+            contains(text, "\"f1max_px\": 0.1,") && contains(text, "\"aupro\": 0.3,") &&
+            contains(text, "\"reason\": \"\"\n}\n"),
+        "%s", text);
+  free(text);
+
+  /* A file as the hand-written writer made it (integers, 16 digits) reads back the same. */
+  const char *legacy =
+      "{\n  \"category\": \"bottle\",\n  \"n_images\": 83,\n  \"config_hash\": \"x\",\n"
+      "  \"auroc_cls\": 0.30000000000000004,\n  \"f1max_cls\": 0.6666666666666666,\n"
+      "  \"ap_cls\": 1,\n  \"auroc_px\": 0.9876543210987654,\n  \"f1max_px\": null,\n"
+      "  \"ap_px\": 1e-300,\n  \"aupro\": null,\n  \"reason\": \"r\\u00e9\"\n}\n";
+  CHECK(test_write_file(path, legacy, strlen(legacy)) == 0, "write");
+  memset(&back, 0x55, sizeof back);
+  CHECK(metrics_json_read(dir, &back) == 0, "%s", ancd_error());
+  for (int k = 0; k < 7; k++)
+    CHECK(same_metric(a[k], b[k]), "legacy metric %d: wrote %.17g, read %.17g", k, a[k], b[k]);
+
   /* Broken and incomplete files name the file and what is wrong. */
   const char *broken = "{\"auroc_cls\": 0.5, \"f1max_cls\" 0.5}";
   CHECK(test_write_file(path, broken, strlen(broken)) == 0, "write");
@@ -240,6 +263,23 @@ static void test_metrics_json(void) {
   CHECK(test_write_file(path, partial, strlen(partial)) == 0, "write");
   CHECK(metrics_json_read(dir, &back) < 0, "incomplete file accepted");
   CHECK(contains(ancd_error(), path) && contains(ancd_error(), "f1max_cls"), "%s", ancd_error());
+  const char *wrong_type = "{\"auroc_cls\": \"0.5\"}";
+  CHECK(test_write_file(path, wrong_type, strlen(wrong_type)) == 0, "write");
+  CHECK(metrics_json_read(dir, &back) < 0, "a string metric accepted");
+  CHECK(contains(ancd_error(), "\"auroc_cls\" is not a number or null"), "%s", ancd_error());
+  const char *twice = "{\"auroc_cls\": 0.5, \"auroc_cls\": 0.7}";
+  CHECK(test_write_file(path, twice, strlen(twice)) == 0, "write");
+  CHECK(metrics_json_read(dir, &back) < 0, "a duplicate key accepted");
+  CHECK(contains(ancd_error(), "duplicate object key"), "%s", ancd_error());
+  CHECK(test_write_file(path, "[0.5]", 5) == 0, "write");
+  CHECK(metrics_json_read(dir, &back) < 0 && contains(ancd_error(), "not a JSON object"), "%s",
+        ancd_error());
+
+  /* JSON text is UTF-8: a category folder name that is not is refused, naming the file. */
+  snprintf(dir, sizeof dir, "%s/out/bad\xff", tmp);
+  CHECK(test_mkdirs(dir) == 0, "mkdir %s", dir);
+  CHECK(metrics_json_write(dir, &m, 1, "h", NULL) < 0, "a non-UTF-8 category written");
+  CHECK(contains(ancd_error(), "bad\xff/metrics.json: cannot encode as JSON"), "%s", ancd_error());
   snprintf(dir, sizeof dir, "%s/out/absent", tmp);
   CHECK(metrics_json_read(dir, &back) < 0 && contains(ancd_error(), "absent/metrics.json"), "%s",
         ancd_error());

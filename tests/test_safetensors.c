@@ -188,28 +188,69 @@ static void test_errors(void) {
   test_write_file(want, "hello, this is a text file\n", 27);
   expect_error(want, "not a safetensors file");
 
-  /* Malformed JSON, with the byte offset of the fault. */
+  /* Malformed JSON (jansson's message), with the byte offset just past the offending token. */
   const char *bad = "{\"a\":{\"dtype\":\"F32\" \"shape\":[2,3],\"data_offsets\":[0,24]}}";
   path = write_st("json_comma.safetensors", bad, data, 24);
-  snprintf(want, sizeof want, "malformed JSON header at byte %d of %zu: expected '}'",
-           (int)(strstr(bad, " \"shape\"") - bad + 1), strlen(bad));
+  snprintf(want, sizeof want,
+           "malformed JSON header at byte %d of %zu: '}' expected near '\"shape\"'",
+           (int)(strstr(bad, "\"shape\"") - bad + 7), strlen(bad));
   expect_error(path, want);
   path = write_st("json_unterminated.safetensors", "{\"a\":{\"dtype\":\"F32", data, 24);
-  expect_error(path, "unterminated string");
+  expect_error(path, "premature end of input");
   path = write_st("json_trailing.safetensors",
                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}} x", data, 4);
-  expect_error(path, "trailing characters");
+  expect_error(path, "end of file expected near 'x'");
   path = write_st("json_escape.safetensors",
                   "{\"a\\q\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", data, 4);
-  expect_error(path, "bad escape");
+  expect_error(path, "invalid escape");
+  path = write_st("json_utf8.safetensors",
+                  "{\"a\xff\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", data, 4);
+  expect_error(path, "unable to decode byte 0xff");
+  path =
+      write_st("json_nul.safetensors",
+               "{\"a\\u0000\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", data, 4);
+  expect_error(path, "NUL byte in object key not supported");
+  path =
+      write_st("json_nul_value.safetensors", "{\"__metadata__\":{\"k\":\"a\\u0000b\"}}", data, 0);
+  expect_error(path, "\\u0000 is not allowed");
+  path = write_st("json_bigint.safetensors",
+                  "{\"a\":{\"dtype\":\"F32\",\"shape\":[99999999999999999999],"
+                  "\"data_offsets\":[0,4]}}",
+                  data, 4);
+  expect_error(path, "too big integer");
+  path = write_st("json_empty.safetensors", "", data, 0);
+  expect_error(path, "malformed JSON header at byte 0 of 0");
+  path = write_st("json_array.safetensors", "[1, 2]", data, 0);
+  expect_error(path, "the JSON header is an array, expected an object");
+
+  /* Values of the wrong type, each naming the tensor and the key. */
   path = write_st("json_negative.safetensors",
                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", data, 4);
-  expect_error(path, "expected a non-negative integer");
+  expect_error(path, "tensor 'a': shape[0] is -1, expected a non-negative integer");
   path = write_st("json_float.safetensors",
                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[1.0],\"data_offsets\":[0,4]}}", data, 4);
-  expect_error(path, "fraction or exponent");
+  expect_error(path, "shape[0] is a fraction or exponent, expected a non-negative integer");
+  path = write_st("json_offset_string.safetensors",
+                  "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,\"4\"]}}", data, 4);
+  expect_error(path, "tensor 'a': data_offsets[1] is a string, expected a non-negative integer");
+  path = write_st("json_shape_object.safetensors",
+                  "{\"a\":{\"dtype\":\"F32\",\"shape\":{},\"data_offsets\":[0,4]}}", data, 4);
+  expect_error(path, "tensor 'a': shape is an object, expected an array");
+  path = write_st("json_dtype_type.safetensors",
+                  "{\"a\":{\"dtype\":32,\"shape\":[1],\"data_offsets\":[0,4]}}", data, 4);
+  expect_error(path, "tensor 'a': dtype is an integer, expected a string");
+  path = write_st("json_tensor_type.safetensors", "{\"a\":[0,4]}", data, 4);
+  expect_error(path, "tensor 'a' is an array, expected an object with dtype, shape and");
+  path = write_st("json_offsets3.safetensors",
+                  "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4,8]}}", data, 8);
+  expect_error(path, "tensor 'a': data_offsets has 3 elements, expected 2");
+  path = write_st("json_offsets1.safetensors",
+                  "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}", data, 8);
+  expect_error(path, "tensor 'a': data_offsets has 1 elements, expected 2");
   path = write_st("json_metadata.safetensors", "{\"__metadata__\":{\"k\":1}}", data, 0);
-  expect_error(path, "__metadata__ values must be strings");
+  expect_error(path, "__metadata__ values must be strings; 'k' is an integer");
+  path = write_st("json_metadata_type.safetensors", "{\"__metadata__\":\"pt\"}", data, 0);
+  expect_error(path, "__metadata__ is a string, expected an object of strings");
 
   /* Header content. */
   path = write_st("range.safetensors",
@@ -240,11 +281,42 @@ static void test_errors(void) {
   expect_error(path, "tensor 'a': shape (rank at most 8)");
   path = write_st("missing.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", data, 32);
   expect_error(path, "tensor 'a': missing data_offsets");
+  path = write_st("missing_dtype.safetensors", "{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}",
+                  data, 32);
+  expect_error(path, "tensor 'a': missing dtype");
+  char name[400];
+  memset(name, 'n', 300);
+  snprintf(name + 300, sizeof name - 300,
+           "\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}");
+  char header[512];
+  snprintf(header, sizeof header, "{\"%s", name);
+  path = write_st("long_name.safetensors", header, data, 32);
+  expect_error(path, "tensor name longer than 255 bytes");
+
+  /* Duplicate keys anywhere would make the header ambiguous: refused, with the key. */
   path = write_st("twice.safetensors",
                   "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                   "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
                   data, 32);
-  expect_error(path, "tensor 'a' appears twice");
+  expect_error(path, "duplicate object key near '\"a\"'");
+  path =
+      write_st("twice_dtype.safetensors",
+               "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"dtype\":\"F16\",\"data_offsets\":[0,4]}}",
+               data, 32);
+  expect_error(path, "duplicate object key near '\"dtype\"'");
+  path = write_st("twice_metadata.safetensors",
+                  "{\"__metadata__\":{\"heads\":\"2\",\"heads\":\"3\"}}", data, 0);
+  expect_error(path, "duplicate object key near '\"heads\"'");
+
+  /* A header over the reference implementation's 100 MB cap, in a sparse file. */
+  snprintf(want, sizeof want, "%s/huge_header.safetensors", dir);
+  FILE *fp = fopen(want, "wb");
+  const unsigned char huge[9] = {0x01, 0xe1, 0xf5, 0x05, 0, 0, 0, 0, '{'}; /* 100000001 */
+  CHECK(fp && fwrite(huge, 1, 9, fp) == 9 && fseek(fp, 100000010L, SEEK_SET) == 0 &&
+            fputc(' ', fp) == ' ' && fclose(fp) == 0,
+        "cannot write %s", want);
+  expect_error(want, "header of 100000001 bytes exceeds the safetensors limit of 100000000");
+  remove(want);
   snprintf(want, sizeof want, "%s/absent.safetensors", dir);
   expect_error(want, "cannot open");
 }

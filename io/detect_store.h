@@ -44,7 +44,7 @@ int maps_h5_stage_key(const char *dir, char *out, size_t n);
  * "category" is the last component of dir (output_category_dir). Written atomically, numbers
  * with the fewest digits (15 to 17, one count for the file) that read back as the same doubles
  * (NaN <-> null); text that is not UTF-8 is an error. */
-int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const char *hash,
+int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const char *stage_key,
                        const char *reason);
 int metrics_json_read(const char *dir, ad_metrics *m);
 

@@ -98,7 +98,7 @@ static int exact_precision(const ad_metrics *m) {
   return 17;
 }
 
-int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const char *hash,
+int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const char *stage_key,
                        const char *reason) {
   char path[1100], category[256];
   if (json_path(path, sizeof path, dir) < 0)
@@ -107,7 +107,7 @@ int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const
   /* json_pack and json_string refuse text that is not UTF-8; set_new fails on a NULL value. */
   json_error_t e = {0};
   json_t *o = json_pack_ex(&e, 0, "{s:s, s:i, s:s}", "category", category, "n_images", n_images,
-                           "config_hash", hash ? hash : "");
+                           "stage_key", stage_key ? stage_key : "");
   int ok = o != NULL;
   for (int k = 0; k < N_METRICS && ok; k++) {
     double v = field_get(m, k);

@@ -217,7 +217,7 @@ static void test_metrics_json(void) {
   char *text = slurp(path);
   CHECK(contains(text, "\"category\": \"bottle\""), "%s", text);
   CHECK(contains(text, "\"n_images\": 83"), "%s", text);
-  CHECK(contains(text, "\"config_hash\": \"0123456789abcdef\""), "%s", text);
+  CHECK(contains(text, "\"stage_key\": \"0123456789abcdef\""), "%s", text);
   CHECK(contains(text, "\"f1max_px\": null") && contains(text, "\"aupro\": null"), "%s", text);
   /* 0.1 + 0.2 needs 17 digits, so the whole file has 17 (one precision per document). */
   CHECK(contains(text, "\"auroc_cls\": 0.30000000000000004"), "%s", text);

@@ -7,21 +7,7 @@
 
 #include "error.h"
 #include "vit.h"
-
-struct vit_model {
-  vit_desc d;
-  const ops *o;
-  int max_batch, H, W, L, T; /* L patches, T = L + 1 tokens */
-  float *weight_block;       /* one backend allocation holding every weight */
-  size_t weight_bytes;
-  vit_weights w; /* backend pointers into weight_block */
-  float *pos;    /* [T, D], resized to this image size */
-  float *proj_t; /* CLIP: proj transposed to [E, D], the layout matmul takes */
-  arena ar;
-  /* Activations, [max_batch, ...]. stage holds the images, then qkv; work holds the im2col
-   * columns, then the MLP hidden layer. */
-  float *x, *ln, *stage, *att, *scratch, *work, *cls_ln, *head_out;
-};
+#include "vit_internal.h"
 
 /* ---- weights: one pass counts, a second uploads ---- */
 
@@ -207,26 +193,41 @@ size_t vit_peak_bytes(const vit_model *m) { return m->weight_bytes + m->ar.peak;
 
 /* ---- forward ---- */
 
-/* One pre-norm block: x += ls1 * proj(attn(qkv(LN1 x))); x += ls2 * fc2(act(fc1(LN2 x))). */
-static void block_forward(vit_model *m, const vit_block_weights *k, int B) {
+void vit_block_forward(vit_model *m, const vit_block_weights *k, int B, const float *cls_bias,
+                       const vit_block_saved *save) {
   const ops *o = m->o;
   const vit_desc *d = &m->d;
   const int D = d->dim, M = d->mlp_dim, BT = B * m->T;
-  float *qkv = m->stage, *hidden = m->work;
-  o->layernorm(m->ln, m->x, k->ln1_w, k->ln1_b, BT, D, d->ln_eps);
-  o->matmul(qkv, m->ln, k->qkv_w, k->qkv_b, BT, D, 3 * D);
-  o->attention(m->att, m->scratch, qkv, NULL, B, m->T, D, d->heads);
-  o->matmul(m->ln, m->att, k->proj_w, k->proj_b, BT, D, D);
+  /* Inference works in the shared buffers; training writes what the backward needs to save. */
+  float *ln1 = save ? save->ln1 : m->ln, *qkv = save ? save->qkv : m->stage;
+  float *att = save ? save->att : m->att, *ln2 = save ? save->ln2 : m->ln;
+  float *pre = save ? save->pre : m->work, *hidden = save ? save->hidden : m->work;
+  if (save) {
+    o->copy(save->x_in, m->x, (size_t)BT * D * sizeof(float));
+    o->layernorm_train(ln1, save->ln1_mean, save->ln1_rstd, m->x, k->ln1_w, k->ln1_b, BT, D,
+                       d->ln_eps);
+  } else {
+    o->layernorm(ln1, m->x, k->ln1_w, k->ln1_b, BT, D, d->ln_eps);
+  }
+  o->matmul(qkv, ln1, k->qkv_w, k->qkv_b, BT, D, 3 * D);
+  o->attention(att, m->scratch, qkv, cls_bias, B, m->T, D, d->heads);
+  o->matmul(m->ln, att, k->proj_w, k->proj_b, BT, D, D);
   if (k->ls1)
     o->add_scaled(m->x, m->x, m->ln, k->ls1, BT, D);
   else
     o->add(m->x, m->x, m->ln, (long)BT * D);
-  o->layernorm(m->ln, m->x, k->ln2_w, k->ln2_b, BT, D, d->ln_eps);
-  o->matmul(hidden, m->ln, k->fc1_w, k->fc1_b, BT, D, M);
+  if (save) {
+    o->copy(save->x_mid, m->x, (size_t)BT * D * sizeof(float));
+    o->layernorm_train(ln2, save->ln2_mean, save->ln2_rstd, m->x, k->ln2_w, k->ln2_b, BT, D,
+                       d->ln_eps);
+  } else {
+    o->layernorm(ln2, m->x, k->ln2_w, k->ln2_b, BT, D, d->ln_eps);
+  }
+  o->matmul(pre, ln2, k->fc1_w, k->fc1_b, BT, D, M);
   if (d->act == VIT_ACT_QUICK_GELU) /* elementwise: in place is safe on every backend */
-    o->quick_gelu(hidden, hidden, (long)BT * M);
+    o->quick_gelu(hidden, pre, (long)BT * M);
   else
-    o->gelu(hidden, hidden, (long)BT * M);
+    o->gelu(hidden, pre, (long)BT * M);
   o->matmul(m->ln, hidden, k->fc2_w, k->fc2_b, BT, M, D);
   if (k->ls2)
     o->add_scaled(m->x, m->x, m->ln, k->ls2, BT, D);
@@ -315,7 +316,7 @@ int vit_forward(vit_model *m, const float *images, int B, const int *taps, int n
     o->assemble_tokens(m->x, m->att, m->w.cls, m->pos, B, L, D, 1);
   }
   for (int b = 1; b <= last; b++) {
-    block_forward(m, &m->w.blocks[b - 1], B);
+    vit_block_forward(m, &m->w.blocks[b - 1], B, NULL, NULL);
     copy_taps(m, b, B, taps, n_taps, tap_out);
   }
   if (embed || logits)

@@ -100,6 +100,8 @@ struct ops {
    * param -= lr * buf. */
   void (*sgd_update)(float *param, float *momentum_buf, const float *grad, long n, float lr,
                      float momentum, float weight_decay, int first_step);
+  /* bytes from src to dst, both in the backend's memory (they must not overlap). */
+  void (*copy)(void *dst, const void *src, size_t bytes);
 };
 
 /* Floats of scratch the attention op needs on any backend: B*NH*T*T scores, then 4*B*T*C for

@@ -288,6 +288,7 @@ static const ops cpu_ops = {
     .to_device = cpu_copy,
     .to_host = cpu_copy,
     .memset0 = cpu_memset0,
+    .copy = cpu_copy,
     .synchronize = cpu_synchronize,
     .set_precision = cpu_set_precision,
     .matmul = cpu_matmul,

@@ -64,6 +64,10 @@ static void cuda_to_host(void *host_dst, const void *src, size_t bytes) {
 
 static void cuda_memset0(void *p, size_t bytes) { CHECK_CUDA(cudaMemset(p, 0, bytes)); }
 
+static void cuda_copy(void *dst, const void *src, size_t bytes) {
+  CHECK_CUDA(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+}
+
 static void cuda_synchronize(void) { CHECK_CUDA(cudaDeviceSynchronize()); }
 
 /* ---- GEMM ---- */
@@ -431,13 +435,14 @@ static void cuda_box_average(float *out, const float *inp, int B, int h, int w, 
 /* ---- the table ---- */
 
 static ops cuda_table(void) {
-  ops t;
+  ops t = {}; /* an entry a backend lacks is NULL, never garbage */
   t.name = "cuda";
   t.alloc = cuda_alloc;
   t.free = cuda_free;
   t.to_device = cuda_to_device;
   t.to_host = cuda_to_host;
   t.memset0 = cuda_memset0;
+  t.copy = cuda_copy;
   t.synchronize = cuda_synchronize;
   t.set_precision = cuda_set_precision;
   t.matmul = cuda_matmul;

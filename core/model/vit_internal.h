@@ -1,0 +1,43 @@
+/* The ViT's insides, shared by the inference forward (vit.c) and its training mode
+ * (vit_train.c); nothing outside core/model/ includes this. */
+#ifndef ANCD_VIT_INTERNAL_H
+#define ANCD_VIT_INTERNAL_H
+
+#include "vit.h"
+
+struct vit_model {
+  vit_desc d;
+  const ops *o;
+  int max_batch, H, W, L, T; /* L patches, T = L + 1 tokens */
+  float *weight_block;       /* one backend allocation holding every weight */
+  size_t weight_bytes;
+  vit_weights w; /* backend pointers into weight_block */
+  float *pos;    /* [T, D], resized to this image size */
+  float *proj_t; /* CLIP: proj transposed to [E, D], the layout matmul takes */
+  arena ar;
+  /* Activations, [max_batch, ...]. stage holds the images, then qkv; work holds the im2col
+   * columns, then the MLP hidden layer. */
+  float *x, *ln, *stage, *att, *scratch, *work, *cls_ln, *head_out;
+};
+
+/* What a trained block keeps for its backward (vit_train.c), [B, T, ...] each; NULL in
+ * inference, where the block works in the model's shared buffers. */
+typedef struct {
+  float *x_in;                /* [B,T,D] the block's input (the residual stream before it) */
+  float *ln1, *ln2;           /* [B,T,D] LayerNorm outputs */
+  float *ln1_mean, *ln1_rstd; /* [B*T] */
+  float *ln2_mean, *ln2_rstd;
+  float *qkv;    /* [B,T,3D] */
+  float *att;    /* [B,T,D] attention output (input of proj) */
+  float *x_mid;  /* [B,T,D] the stream after the attention branch (input of LN2) */
+  float *pre;    /* [B,T,M] fc1 output before the activation */
+  float *hidden; /* [B,T,M] after the activation (input of fc2) */
+} vit_block_saved;
+
+/* One pre-norm block on m->x [B,T,D] in place: x += ls1 * proj(attn(qkv(LN1 x))); x += ls2 *
+ * fc2(act(fc1(LN2 x))). cls_bias [B,T] (NULL: none) is added to the CLS query row's scores
+ * (anomalyncd_spec §5.3). With save, every intermediate goes to its buffers. */
+void vit_block_forward(vit_model *m, const vit_block_weights *k, int B, const float *cls_bias,
+                       const vit_block_saved *save);
+
+#endif

@@ -586,7 +586,10 @@ static int apply_node(const load_ctx *ctx, const char *path, const yaml_node_t *
   if (i >= 0) {
     if (ctx->category)
       return store_override(ctx, &cfg_schema[i], node);
-    return set_value(&ctx->cs->base, ctx, &cfg_schema[i], node);
+    if (set_value(&ctx->cs->base, ctx, &cfg_schema[i], node) != 0)
+      return -1;
+    origin_of(ctx->cs->origins[i], sizeof ctx->cs->origins[i], ctx, node);
+    return 0;
   }
   if (is_section(path))
     return apply_mapping(ctx, path, node);
@@ -696,6 +699,8 @@ static void check_schema(void) {
 void config_defaults(config_set *cs) {
   check_schema();
   memset(cs, 0, sizeof *cs);
+  if (cfg_schema_n > CFG_MAX_KEYS)
+    ANCD_FATAL("the config schema has %d keys; raise CFG_MAX_KEYS", cfg_schema_n);
   for (int i = 0; i < cfg_schema_n; i++) {
     char origin[160];
     snprintf(origin, sizeof origin, "schema default of %s", cfg_schema[i].key);
@@ -767,6 +772,17 @@ int config_for_category(config *out, const config_set *cs, const char *category)
     *out = tmp->base;
   free(tmp);
   return rc;
+}
+
+const char *config_origin(const config_set *cs, const char *category, const char *key) {
+  int i = find_key(key);
+  if (i < 0)
+    return NULL;
+  const char *origin = cs->origins[i];
+  for (int k = 0; category && k < cs->n_overrides; k++) /* the last override wins */
+    if (!strcmp(cs->overrides[k].category, category) && !strcmp(cs->overrides[k].key, key))
+      origin = cs->overrides[k].origin;
+  return origin;
 }
 
 /* ---- output ---- */

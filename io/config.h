@@ -13,6 +13,7 @@
 #define CFG_NAME_LEN 64   /* a category / type name */
 #define CFG_PATH_LEN 1024 /* a path */
 #define CFG_MAX_OVERRIDES 256
+#define CFG_MAX_KEYS 64 /* rows of the schema */
 
 typedef struct {
   int n;
@@ -70,6 +71,8 @@ typedef struct {
   int epochs;
   int batch_size;
   double lr;
+  int grad_from_block; /* 1-based; 0: the last block */
+  int mask_layers;
   int checkpoint_every;
 } cfg_train;
 
@@ -115,6 +118,7 @@ typedef struct {
 
 typedef struct {
   config base;
+  char origins[CFG_MAX_KEYS][CFG_PATH_LEN + 32]; /* per schema key: where base's value came from */
   int n_overrides;
   cfg_override overrides[CFG_MAX_OVERRIDES];
   char sources[CFG_PATH_LEN * 2]; /* files and --set given, for the record */
@@ -129,6 +133,10 @@ int config_load_file(config_set *cs, const char *path);
 int config_set_kv(config_set *cs, const char *assignment);
 /* The config of one category: base plus that category's overrides. */
 int config_for_category(config *out, const config_set *cs, const char *category);
+/* Where the value of key for category (NULL: the base) came from: "file:line:col", "--set", or
+ * "schema default of <key>"; for errors found after loading (e.g. a block number beyond the
+ * backbone's depth). NULL for an unknown key. */
+const char *config_origin(const config_set *cs, const char *category, const char *key);
 
 /* Resolved YAML of every key (with defaults); *out is malloc'ed. */
 char *config_to_yaml(const config *c);

@@ -89,6 +89,10 @@ const cfg_key cfg_schema[] = {
      .help = "samples per step over all ranks (each sample gives 2 views)"},
     {"train.lr", CFG_FLOAT, FIELD(train.lr), RANGE(0, 10), .def = "0.003",
      .help = "SGD base learning rate"},
+    {"train.grad_from_block", CFG_INT, FIELD(train.grad_from_block), RANGE(0, 4096), .def = "0",
+     .help = "1-based first trained block of the backbone (anomalyncd §5.2); 0: the last block"},
+    {"train.mask_layers", CFG_INT, FIELD(train.mask_layers), RANGE(0, 4096), .def = "9",
+     .help = "mask-guided attention on the CLS query in the last this many blocks (§5.3)"},
     {"train.checkpoint_every", CFG_INT, FIELD(train.checkpoint_every), RANGE(0, 100000),
      .def = "10", .help = "write model.h5 every this many epochs; 0: only at the end"},
 

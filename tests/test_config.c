@@ -500,6 +500,26 @@ static void test_doc(config_set *cs) {
   free(md);
 }
 
+/* Where each value came from, for errors found after loading (a block beyond the depth). */
+static void test_origins(config_set *cs) {
+  CHECK(load_text(cs, "origins.yaml",
+                  "train:\n  epochs: 3\n  mask_layers: 14\ncategories:\n  screw:\n"
+                  "    train: {mask_layers: 2}\n") == 0,
+        "%s", ancd_error());
+  const char *o = config_origin(cs, NULL, "train.mask_layers");
+  CHECK(o && strstr(o, "origins.yaml:3:16"), "origin '%s'", o ? o : "(null)");
+  o = config_origin(cs, "screw", "train.mask_layers");
+  CHECK(o && strstr(o, "origins.yaml:6:"), "category origin '%s'", o ? o : "(null)");
+  o = config_origin(cs, "bottle", "train.mask_layers");
+  CHECK(o && strstr(o, "origins.yaml:3:16"), "other category's origin '%s'", o ? o : "(null)");
+  o = config_origin(cs, NULL, "train.lr");
+  CHECK(o && !strcmp(o, "schema default of train.lr"), "default origin '%s'", o ? o : "(null)");
+  CHECK(config_set_kv(cs, "train.lr=0.1") == 0, "%s", ancd_error());
+  o = config_origin(cs, NULL, "train.lr");
+  CHECK(o && !strcmp(o, "--set"), "--set origin '%s'", o ? o : "(null)");
+  CHECK(config_origin(cs, NULL, "train.nope") == NULL, "unknown key has an origin");
+}
+
 int main(void) {
   tmp = test_tmpdir("test_config");
   config_set *cs = malloc(sizeof *cs);
@@ -513,6 +533,7 @@ int main(void) {
   test_yaml_and_hash(cs);
   test_shipped_configs(cs);
   test_doc(cs);
+  test_origins(cs);
   free(cs);
   return test_done("test_config");
 }

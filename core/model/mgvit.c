@@ -377,6 +377,21 @@ void mgvit_tensor_set(mgvit *m, float *buffer, const mgvit_tensor *t, const floa
       memcpy(m->v_host + (size_t)h * t->n, host, t->n * sizeof(float));
 }
 
+const mgvit_tensor *mgvit_first_nonfinite(const mgvit *m, const float *buffer, size_t *index) {
+  float *host = xmalloc(m->n_params * sizeof *host);
+  m->o->to_host(host, buffer, m->n_params * sizeof *host);
+  const mgvit_tensor *bad = NULL;
+  for (int t = 0; t < m->n_tab && !bad; t++)
+    for (size_t i = 0; i < m->tab[t].n; i++)
+      if (!isfinite(host[m->tab[t].offset + i])) {
+        bad = &m->tab[t];
+        *index = i;
+        break;
+      }
+  free(host);
+  return bad;
+}
+
 const float *mgvit_prototypes(const mgvit *m, int h) {
   return m->v_host + (size_t)h * m->c.n_classes * m->D;
 }

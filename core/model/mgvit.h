@@ -59,6 +59,9 @@ float *mgvit_momentum(mgvit *m);
 /* Host copies of a tensor (by table entry) in and out of one of the buffers. */
 void mgvit_tensor_get(const mgvit *m, const float *buffer, const mgvit_tensor *t, float *host);
 void mgvit_tensor_set(mgvit *m, float *buffer, const mgvit_tensor *t, const float *host);
+/* The first tensor of buffer (params, grads or momentum) holding a NaN or Inf, or NULL; *index
+ * gets the element. So a training step can stop naming the parameter (issue 9 "Bad input"). */
+const mgvit_tensor *mgvit_first_nonfinite(const mgvit *m, const float *buffer, size_t *index);
 /* The prototypes v of head h, host [C, D] (kept in step with the parameters). */
 const float *mgvit_prototypes(const mgvit *m, int h);
 int mgvit_dim(const mgvit *m);

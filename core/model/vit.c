@@ -199,9 +199,8 @@ void vit_block_forward(vit_model *m, const vit_block_weights *k, int B, const fl
   const vit_desc *d = &m->d;
   const int D = d->dim, M = d->mlp_dim, BT = B * m->T;
   /* Inference works in the shared buffers; training writes what the backward needs to save. */
-  float *ln1 = save ? save->ln1 : m->ln, *qkv = save ? save->qkv : m->stage;
-  float *att = save ? save->att : m->att, *ln2 = save ? save->ln2 : m->ln;
-  float *pre = save ? save->pre : m->work, *hidden = save ? save->hidden : m->work;
+  float *qkv = save ? save->qkv : m->stage, *att = save ? save->att : m->att;
+  float *ln1 = m->ln, *ln2 = m->ln, *pre = save ? save->pre : m->work, *hidden = m->work;
   if (save) {
     o->copy(save->x_in, m->x, (size_t)BT * D * sizeof(float));
     o->layernorm_train(ln1, save->ln1_mean, save->ln1_rstd, m->x, k->ln1_w, k->ln1_b, BT, D,
@@ -283,11 +282,26 @@ static void head_forward(vit_model *m, int B, float *embed, float *logits) {
   }
 }
 
+void vit_embed(vit_model *m, const float *images, int B) {
+  const ops *o = m->o;
+  const vit_desc *d = &m->d;
+  const int D = d->dim, P = d->patch, L = m->L;
+  /* Patch embedding as GEMM: conv weight [D, 3, P, P] is a [D, 3 P P] matrix. */
+  o->to_device(m->stage, images, (size_t)B * 3 * m->H * m->W * sizeof(float));
+  o->im2col_patches(m->work, m->stage, B, m->H, m->W, P);
+  o->matmul(m->att, m->work, m->w.patch_w, m->w.patch_b, B * L, 3 * P * P, D);
+  if (d->ln_pre) { /* CLIP: tokens, then ln_pre into the residual stream */
+    o->assemble_tokens(m->ln, m->att, m->w.cls, m->pos, B, L, D, 1);
+    o->layernorm(m->x, m->ln, m->w.ln_pre_w, m->w.ln_pre_b, (long)B * m->T, D, d->ln_eps);
+  } else {
+    o->assemble_tokens(m->x, m->att, m->w.cls, m->pos, B, L, D, 1);
+  }
+}
+
 int vit_forward(vit_model *m, const float *images, int B, const int *taps, int n_taps,
                 float **tap_out, float *embed, float *logits) {
   const ops *o = m->o;
   const vit_desc *d = &m->d;
-  const int D = d->dim, P = d->patch, L = m->L;
   if (B < 1 || B > m->max_batch)
     return ancd_errorf("vit: batch of %d images, the model was sized for 1..%d", B, m->max_batch);
   int last = 0; /* the deepest block any output needs */
@@ -304,17 +318,7 @@ int vit_forward(vit_model *m, const float *images, int B, const int *taps, int n
     return ancd_errorf("vit: CLIP embedding requested but the model has no proj");
   if (embed || logits)
     last = d->depth;
-
-  /* Patch embedding as GEMM: conv weight [D, 3, P, P] is a [D, 3 P P] matrix. */
-  o->to_device(m->stage, images, (size_t)B * 3 * m->H * m->W * sizeof(float));
-  o->im2col_patches(m->work, m->stage, B, m->H, m->W, P);
-  o->matmul(m->att, m->work, m->w.patch_w, m->w.patch_b, B * L, 3 * P * P, D);
-  if (d->ln_pre) { /* CLIP: tokens, then ln_pre into the residual stream */
-    o->assemble_tokens(m->ln, m->att, m->w.cls, m->pos, B, L, D, 1);
-    o->layernorm(m->x, m->ln, m->w.ln_pre_w, m->w.ln_pre_b, (long)B * m->T, D, d->ln_eps);
-  } else {
-    o->assemble_tokens(m->x, m->att, m->w.cls, m->pos, B, L, D, 1);
-  }
+  vit_embed(m, images, B);
   for (int b = 1; b <= last; b++) {
     vit_block_forward(m, &m->w.blocks[b - 1], B, NULL, NULL);
     copy_taps(m, b, B, taps, n_taps, tap_out);

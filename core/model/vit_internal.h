@@ -20,19 +20,23 @@ struct vit_model {
   float *x, *ln, *stage, *att, *scratch, *work, *cls_ln, *head_out;
 };
 
-/* What a trained block keeps for its backward (vit_train.c), [B, T, ...] each; NULL in
- * inference, where the block works in the model's shared buffers. */
+/* What a trained block keeps for its backward (vit_train.c); NULL in inference, where the block
+ * works in the model's shared buffers. The LayerNorm outputs and the activation are recomputed
+ * in the backward from what is kept (cheap, elementwise), which keeps a block at 6 B*T*D +
+ * B*T*M floats. */
 typedef struct {
   float *x_in;                /* [B,T,D] the block's input (the residual stream before it) */
-  float *ln1, *ln2;           /* [B,T,D] LayerNorm outputs */
   float *ln1_mean, *ln1_rstd; /* [B*T] */
-  float *ln2_mean, *ln2_rstd;
-  float *qkv;    /* [B,T,3D] */
-  float *att;    /* [B,T,D] attention output (input of proj) */
-  float *x_mid;  /* [B,T,D] the stream after the attention branch (input of LN2) */
-  float *pre;    /* [B,T,M] fc1 output before the activation */
-  float *hidden; /* [B,T,M] after the activation (input of fc2) */
+  float *qkv;                 /* [B,T,3D] */
+  float *att;                 /* [B,T,D] attention output (input of proj) */
+  float *x_mid;               /* [B,T,D] the stream after the attention branch (input of LN2) */
+  float *ln2_mean, *ln2_rstd; /* [B*T] */
+  float *pre;                 /* [B,T,M] fc1 output before the activation */
 } vit_block_saved;
+
+/* The tokens of B images (host [B,3,H,W], normalised) into m->x [B,T,D]: patch embedding,
+ * CLS, positional embedding (CLIP: then ln_pre). */
+void vit_embed(vit_model *m, const float *images, int B);
 
 /* One pre-norm block on m->x [B,T,D] in place: x += ls1 * proj(attn(qkv(LN1 x))); x += ls2 *
  * fc2(act(fc1(LN2 x))). cls_bias [B,T] (NULL: none) is added to the CLS query row's scores

@@ -16,12 +16,13 @@
 #include "log.h"
 #include "musc.h"
 #include "ops.h"
+#include "ops_profile.h"
 #include "rng.h"
 #include "vit.h"
 
 typedef struct {
   const ops *o;
-  int json, repeat, batch, threads;
+  int json, repeat, batch, threads, profile;
   double sgemm_gflops; /* best SGEMM rate measured: the peak */
 } bench;
 
@@ -122,6 +123,32 @@ static void bench_gemm(bench *b) {
   }
 }
 
+/* --profile: the time of each op kind in the fastest forward, with its share and GFLOP/s. */
+static void report_profile(const bench *b, const char *arch, const ops_profile_entry *e, int n,
+                           double total) {
+  for (int i = 0; i < n; i++) {
+    double share = e[i].seconds / total, gflops = e[i].flops / e[i].seconds / 1e9;
+    if (b->json) {
+      json_t *o =
+          json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o}", "name", "profile", "model", arch, "op",
+                    e[i].name, "calls", (json_int_t)e[i].calls, "seconds", number(e[i].seconds),
+                    "share", number(share), "gflops", number(e[i].flops > 0 ? gflops : NAN));
+      char *line = o ? json_dumps(o, JSON_REAL_PRECISION(6)) : NULL;
+      if (!line)
+        ANCD_FATAL("bench profile: cannot encode the result as JSON (out of memory)");
+      printf("%s\n", line);
+      free(line);
+      json_decref(o);
+    } else if (e[i].flops > 0) {
+      printf("  %-26s %4ld calls %9.2f ms %5.1f%% %8.1f GFLOP/s\n", e[i].name, e[i].calls,
+             e[i].seconds * 1e3, 100 * share, gflops);
+    } else {
+      printf("  %-26s %4ld calls %9.2f ms %5.1f%%\n", e[i].name, e[i].calls, e[i].seconds * 1e3,
+             100 * share);
+    }
+  }
+}
+
 /* The full forward (through the classifier head) of a random timm ViT at 224 px. */
 static int bench_vit(const bench *b, const char *arch) {
   const int S = 224, B = b->batch;
@@ -131,7 +158,7 @@ static int bench_vit(const bench *b, const char *arch) {
   if (vit_random(&d, &w, &storage, arch, 0) != 0)
     return -1;
   vit_model *m = NULL;
-  if (vit_create(&m, &d, &w, b->o, B, S, S) != 0) {
+  if (vit_create(&m, &d, &w, b->profile ? ops_profile(b->o) : b->o, B, S, S) != 0) {
     free(storage);
     return -1;
   }
@@ -142,13 +169,22 @@ static int bench_vit(const bench *b, const char *arch) {
   for (size_t i = 0; i < n_img; i++)
     images[i] = (float)(2.0 * rng_uniform_at(7, i) - 1.0);
   double best = 1e30;
-  int rc = 0;
+  int rc = 0, n_prof = 0;
+  ops_profile_entry prof[OPS_PROFILE_MAX_ENTRIES];
   for (int r = 0; r <= b->repeat && rc == 0; r++) {
+    if (b->profile)
+      ops_profile_reset();
     double t0 = now_seconds();
     rc = vit_forward(m, images, B, NULL, 0, NULL, NULL, logits);
     double t = now_seconds() - t0;
-    if (r > 0 && t < best)
+    if (r > 0 && t < best) {
       best = t;
+      if (b->profile) { /* the fastest run's ops */
+        const ops_profile_entry *e;
+        n_prof = ops_profile_entries(&e);
+        memcpy(prof, e, (size_t)n_prof * sizeof *e);
+      }
+    }
   }
   if (rc == 0) {
     json_t *sz =
@@ -157,6 +193,7 @@ static int bench_vit(const bench *b, const char *arch) {
            json_pack("{s:o}", "images_per_s", number(B / best)));
     if (!b->json)
       printf("%-18s %.2f images/s\n", "", B / best);
+    report_profile(b, arch, prof, n_prof, best);
   }
   free(images);
   free(logits);
@@ -258,10 +295,12 @@ static int bench_msm(const bench *b, int N, int L, int C, int Q) {
 }
 
 int job_bench(int argc, char **argv) {
-  int json = 0, threads = 0, batch = 8, repeat = 3, n = 200, patches = 1369, dim = 1024,
-      queries = 0;
+  int json = 0, profile = 0, threads = 0, batch = 8, repeat = 3, n = 200, patches = 1369,
+      dim = 1024, queries = 0;
   const cli_opt opts[] = {
       {"json", 0, CLI_FLAG, &json, NULL, "one JSON object per benchmark line"},
+      {"profile", 0, CLI_FLAG, &profile, NULL,
+       "vit: the time of each op kind in the fastest forward (synchronised per op)"},
       {"threads", 0, CLI_INT, &threads, "N", "CPU threads (the OpenMP team); 0: default"},
       {"batch", 0, CLI_INT, &batch, "B", "images per ViT forward (default 8)"},
       {"repeat", 0, CLI_INT, &repeat, "R",
@@ -284,7 +323,8 @@ int job_bench(int argc, char **argv) {
       "pair, ratio to SGEMM, full-pool memory of one rank computed and the measured max RSS). "
       "On CPU, OpenBLAS picks its kernels by CPU type; on an unrecognised CPU set "
       "OPENBLAS_CORETYPE (e.g. Haswell) in the environment.",
-      "gemm|vit|msm [--json] [--threads N] [--batch B] [--repeat R] [--n N] [--patches L] "
+      "gemm|vit|msm [--json] [--profile] [--threads N] [--batch B] [--repeat R] [--n N] [--patches "
+      "L] "
       "[--dim C] [--queries Q] [-c FILE] [--set device=cpu]",
       opts, 1};
   cli_args a;
@@ -334,7 +374,12 @@ int job_bench(int argc, char **argv) {
   else
     log_info("bench on %s", o->name);
 
-  bench b = {.o = o, .json = json, .repeat = repeat, .batch = batch, .threads = threads};
+  bench b = {.o = o,
+             .json = json,
+             .repeat = repeat,
+             .batch = batch,
+             .threads = threads,
+             .profile = profile};
   bench_gemm(&b);
   if (!strcmp(a.positional[0], "vit")) {
     if (bench_vit(&b, "vit_base_patch16") != 0 || bench_vit(&b, "vit_tiny_patch16") != 0) {

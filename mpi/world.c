@@ -30,6 +30,8 @@ int world_init(world *w, int *argc, char ***argv) {
 }
 
 void world_split(world *w, int group_size) {
+  if (w->group_comm != MPI_COMM_WORLD) /* an earlier split's groups (run chains stages) */
+    CHECK_MPI(MPI_Comm_free(&w->group_comm));
   if (group_size <= 0 || group_size >= w->size) {
     w->group = 0;
     w->n_groups = 1;

@@ -18,7 +18,8 @@ typedef struct {
  * on MPI_COMM_WORLD and MPI_COMM_SELF (check_mpi.h). Under Slurm the world size must equal
  * SLURM_NTASKS (-1 with the reason otherwise). */
 int world_init(world *w, int *argc, char ***argv);
-/* Splits the world into groups of group_size ranks (0 or >= size: one group). Collective. */
+/* Splits the world into groups of group_size ranks (0 or >= size: one group), freeing the groups
+ * of an earlier split. Collective. */
 void world_split(world *w, int group_size);
 void world_finalize(world *w);
 

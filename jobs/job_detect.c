@@ -10,6 +10,7 @@
  * the ranks agree on (MPI_MAX) before the next collective, so a failing rank never leaves the
  * others waiting. Exit codes: 0 ok, 1 data error (the message names the category and file),
  * 2 usage error. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -513,7 +514,8 @@ static int already_done(const detect_run *r) {
       char path[OUTPUT_PATH_LEN + 16];
       snprintf(path, sizeof path, "%s/maps.h5", r->dir);
       log_info("category %s: %s was made with another config: recomputing", r->category, path);
-      remove(path);
+      if (remove(path) != 0 && errno != ENOENT) /* the new one still replaces it on publish */
+        log_error("category %s: cannot remove %s: %s", r->category, path, strerror(errno));
     }
   }
   CHECK_MPI(MPI_Bcast(&done, 1, MPI_INT, 0, r->comm));

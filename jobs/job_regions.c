@@ -11,6 +11,7 @@
  * Every rank of a group takes part in every collective: each step returns an exit code that the
  * ranks agree on (MPI_MAX) before the next collective. Exit codes: 0 ok, 1 data error (the
  * message names the category and file), 2 usage error. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,7 +85,8 @@ static int already_done(regions_run *r) {
     if (!done) {
       log_info("category %s: %s was made with another config or other maps: recomputing",
                r->category, path);
-      remove(path);
+      if (remove(path) != 0 && errno != ENOENT) /* the new one still replaces it on publish */
+        log_error("category %s: cannot remove %s: %s", r->category, path, strerror(errno));
     }
   }
   CHECK_MPI(MPI_Bcast(&done, 1, MPI_INT, 0, r->comm));

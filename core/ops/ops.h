@@ -61,9 +61,6 @@ struct ops {
    * (pos without the CLS row when !has_cls). patches [B,L,D], pos [(has_cls+L),D]. */
   void (*assemble_tokens)(float *out, const float *patches, const float *cls, const float *pos,
                           int B, int L, int D, int has_cls);
-  /* r x r box average over an h x w grid with zero padding counted (count_include_pad), stride
-   * 1, same size: inp/out [B, h, w, C] (channels last). r odd. */
-  void (*box_average)(float *out, const float *inp, int B, int h, int w, int C, int r);
 };
 
 /* Floats of scratch the attention op needs on any backend: B*NH*T*T scores, then 4*B*T*C for

@@ -255,7 +255,7 @@ static void check_attention(int B, int T, int C, int NH, int with_bias, ops_prec
   for (long i = 1; i < (long)B * T; i++)
     if (uniform(0, 1) < 0.25f)
       bias[i] = -1e4f;
-  long n_scratch = (long)ops_attention_scratch(B, T, C, NH);
+  long n_scratch = (long)ops_attention_scratch(B, T, NH);
   float *res[2];
   set_precision(p);
   for (int k = 0; k < 2; k++) {

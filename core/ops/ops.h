@@ -50,7 +50,7 @@ struct ops {
   /* Multi-head self-attention: qkv [B,T,3C] = (q | k | v), each C = NH heads of C/NH
    * contiguous; out [B,T,C] heads concatenated. scale = 1/sqrt(C/NH). cls_bias [B,T] or NULL:
    * added to the scores of query row 0 only (MGViT's mask on the CLS query). scratch holds at
-   * least ops_attention_scratch(B,T,C,NH) floats. */
+   * least ops_attention_scratch(B,T,NH) floats. */
   void (*attention)(float *out, float *scratch, const float *qkv, const float *cls_bias, int B,
                     int T, int C, int NH);
 
@@ -63,9 +63,9 @@ struct ops {
                           int B, int L, int D, int has_cls);
 };
 
-/* Floats of scratch the attention op needs on any backend: B*NH*T*T scores, then 4*B*T*C for
- * head-major copies of q, k, v and the output (cpu uses only the scores). */
-size_t ops_attention_scratch(int B, int T, int C, int NH);
+/* Floats of scratch the attention op needs on any backend: the B*NH*T*T scores (both backends
+ * read q, k, v as strided views into qkv, so nothing else). */
+size_t ops_attention_scratch(int B, int T, int NH);
 
 const ops *ops_cpu(void);
 /* The CUDA backend, or NULL when not built or when no GPU is present. */

@@ -255,7 +255,7 @@ static void check_attention(int B, int T, int C, int NH, int with_bias, ops_prec
   for (long i = 1; i < (long)B * T; i++)
     if (uniform(0, 1) < 0.25f)
       bias[i] = -1e4f;
-  long n_scratch = (long)ops_attention_scratch(B, T, C, NH);
+  long n_scratch = (long)ops_attention_scratch(B, T, NH);
   float *res[2];
   set_precision(p);
   for (int k = 0; k < 2; k++) {
@@ -274,7 +274,7 @@ static void check_attention(int B, int T, int C, int NH, int with_bias, ops_prec
   free(qkv), free(bias), free(res[0]), free(res[1]);
 }
 
-/* ---- patches, tokens, pooling ---- */
+/* ---- patches, tokens ---- */
 
 static void check_im2col(int B, int H, int W, int P) {
   long n_img = (long)B * 3 * H * W, n_cols = (long)B * (H / P) * (W / P) * 3 * P * P;
@@ -311,23 +311,6 @@ static void check_assemble_tokens(int B, int L, int D, int has_cls) {
   snprintf(size, sizeof size, "B=%d L=%d D=%d has_cls=%d", B, L, D, has_cls);
   compare("assemble_tokens", size, PRECISION_FP32, res[0], res[1], n_out, TOL_FP32);
   free(patches), free(cls), free(pos), free(res[0]), free(res[1]);
-}
-
-static void check_box_average(int B, int h, int w, int C, int r) {
-  long n = (long)B * h * w * C;
-  float *x = random_floats(n, -1, 1);
-  float *res[2];
-  for (int k = 0; k < 2; k++) {
-    const ops *o = backends[k];
-    float *dx = upload(o, x, n), *dout = device_zeros(o, n);
-    o->box_average(dout, dx, B, h, w, C, r);
-    res[k] = download(o, dout, n);
-    o->free(dx);
-  }
-  char size[96];
-  snprintf(size, sizeof size, "B=%d h=%d w=%d C=%d r=%d", B, h, w, C, r);
-  compare("box_average", size, PRECISION_FP32, res[0], res[1], n, TOL_FP32);
-  free(x), free(res[0]), free(res[1]);
 }
 
 int main(void) {
@@ -407,12 +390,6 @@ int main(void) {
   check_assemble_tokens(2, 196, 768, 0);
   check_assemble_tokens(3, 5, 3, 1);
   check_assemble_tokens(1, 1, 1, 0);
-
-  check_box_average(2, 28, 28, 1024, 3);
-  check_box_average(2, 37, 23, 64, 5);
-  check_box_average(1, 5, 7, 3, 5);
-  check_box_average(1, 2, 2, 2, 3);
-  check_box_average(2, 9, 4, 5, 1);
 
   return test_done("test_ops_cuda");
 }

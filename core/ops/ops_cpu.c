@@ -1,6 +1,6 @@
 /* The CPU backend: the reference every other backend is checked against. GEMMs go to OpenBLAS
  * (row-major cblas_sgemm); every other op is a plain loop over rows, parallel with OpenMP.
- * Reductions (LayerNorm moments, softmax sums, norms, box sums) accumulate in double so the
+ * Reductions (LayerNorm moments, softmax sums, norms) accumulate in double so the
  * reference is more exact than the fp32 PyTorch it is compared with. */
 #include <cblas.h>
 #include <math.h>
@@ -261,26 +261,6 @@ static void cpu_assemble_tokens(float *out, const float *patches, const float *c
     }
 }
 
-/* nn.AvgPool2d(r, stride=1, padding=r/2, count_include_pad=True), channels last. */
-static void cpu_box_average(float *out, const float *inp, int B, int h, int w, int C, int r) {
-  int pad = r / 2;
-  double area = (double)r * r;
-#pragma omp parallel for collapse(2)
-  for (int b = 0; b < B; b++)
-    for (int y = 0; y < h; y++)
-      for (int x = 0; x < w; x++) {
-        int y0 = y - pad < 0 ? 0 : y - pad, y1 = y + pad >= h ? h - 1 : y + pad;
-        int x0 = x - pad < 0 ? 0 : x - pad, x1 = x + pad >= w ? w - 1 : x + pad;
-        for (int c = 0; c < C; c++) {
-          double s = 0.0;
-          for (int yy = y0; yy <= y1; yy++)
-            for (int xx = x0; xx <= x1; xx++)
-              s += inp[(((long)b * h + yy) * w + xx) * C + c];
-          out[(((long)b * h + y) * w + x) * C + c] = (float)(s / area);
-        }
-      }
-}
-
 static const ops cpu_ops = {
     .name = "cpu",
     .alloc = cpu_alloc,
@@ -303,7 +283,6 @@ static const ops cpu_ops = {
     .attention = cpu_attention,
     .im2col_patches = cpu_im2col_patches,
     .assemble_tokens = cpu_assemble_tokens,
-    .box_average = cpu_box_average,
 };
 
 static void single_threaded_blas(void) { openblas_set_num_threads(1); }

@@ -383,30 +383,6 @@ static __global__ void assemble_tokens_kernel(float *out, const float *patches, 
   }
 }
 
-/* count_include_pad: the divisor is always r*r. */
-static __global__ void box_average_kernel(float *out, const float *inp, int B, int h, int w, int C,
-                                          int r) {
-  long n = (long)B * h * w * C;
-  int half = r / 2;
-  float inv = 1.0f / (float)(r * r);
-  GRID_STRIDE(idx, n) {
-    int c = (int)(idx % C);
-    long rest = idx / C;
-    int x = (int)(rest % w);
-    rest /= w;
-    int y = (int)(rest % h), b = (int)(rest / h);
-    float s = 0.0f;
-    for (int yy = y - half; yy <= y + half; yy++) {
-      if (yy < 0 || yy >= h)
-        continue;
-      for (int xx = x - half; xx <= x + half; xx++)
-        if (xx >= 0 && xx < w)
-          s += inp[(((long)b * h + yy) * w + xx) * C + c];
-    }
-    out[idx] = s * inv;
-  }
-}
-
 static void cuda_im2col_patches(float *cols, const float *img, int B, int H, int W, int P) {
   long n = (long)B * (H / P) * (W / P) * 3 * P * P;
   if (n <= 0)
@@ -421,14 +397,6 @@ static void cuda_assemble_tokens(float *out, const float *patches, const float *
   if (n <= 0)
     return;
   assemble_tokens_kernel<<<grid_for(n), BLOCK>>>(out, patches, cls, pos, B, L, D, has_cls);
-  CHECK_LAUNCH();
-}
-
-static void cuda_box_average(float *out, const float *inp, int B, int h, int w, int C, int r) {
-  long n = (long)B * h * w * C;
-  if (n <= 0)
-    return;
-  box_average_kernel<<<grid_for(n), BLOCK>>>(out, inp, B, h, w, C, r);
   CHECK_LAUNCH();
 }
 
@@ -457,7 +425,6 @@ static ops cuda_table(void) {
   t.attention = cuda_attention;
   t.im2col_patches = cuda_im2col_patches;
   t.assemble_tokens = cuda_assemble_tokens;
-  t.box_average = cuda_box_average;
   return t;
 }
 

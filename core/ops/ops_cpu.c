@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas_select.h"
 #include "error.h"
 #include "ops.h"
 
@@ -535,10 +536,15 @@ static const ops cpu_ops = {
     .sgd_update = cpu_sgd_update,
 };
 
-static void single_threaded_blas(void) { openblas_set_num_threads(1); }
+/* The kernel set first (it must precede every BLAS call), then one OpenBLAS thread. */
+static void init_blas(void) {
+  (void)blas_select();
+  openblas_set_num_threads(1);
+}
 
 const ops *ops_cpu(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, single_threaded_blas); /* the OpenMP team owns the threads (see GEMM) */
+  if (pthread_once(&once, init_blas) != 0) /* the OpenMP team owns the threads (see GEMM) */
+    ANCD_FATAL("pthread_once failed initialising the CPU backend");
   return &cpu_ops;
 }

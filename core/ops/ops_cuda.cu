@@ -183,8 +183,10 @@ static __device__ float block_max(float v) {
  * the reductions, so out may alias inp. As on the cpu, LayerNorm without weight is the plain
  * normalisation and add_scaled without gamma a plain add. ---- */
 
-static __global__ void layernorm_kernel(float *out, const float *inp, const float *weight,
-                                        const float *bias, long rows, int C, float eps) {
+/* mean and rstd [rows] are written when not NULL (the training forward keeps them). */
+static __global__ void layernorm_kernel(float *out, float *mean_out, float *rstd_out,
+                                        const float *inp, const float *weight, const float *bias,
+                                        long rows, int C, float eps) {
   for (long row = blockIdx.x; row < rows; row += gridDim.x) {
     const float *x = inp + row * C;
     float *y = out + row * C;
@@ -201,6 +203,10 @@ static __global__ void layernorm_kernel(float *out, const float *inp, const floa
     for (int i = threadIdx.x; i < C; i += blockDim.x) {
       float xhat = (x[i] - mean) * rstd;
       y[i] = weight ? xhat * weight[i] + (bias ? bias[i] : 0.0f) : xhat;
+    }
+    if (mean_out && threadIdx.x == 0) {
+      mean_out[row] = mean;
+      rstd_out[row] = rstd;
     }
   }
 }
@@ -249,7 +255,7 @@ static void cuda_layernorm(float *out, const float *inp, const float *weight, co
                            long rows, int C, float eps) {
   if (rows <= 0)
     return;
-  layernorm_kernel<<<grid_rows(rows), BLOCK>>>(out, inp, weight, bias, rows, C, eps);
+  layernorm_kernel<<<grid_rows(rows), BLOCK>>>(out, NULL, NULL, inp, weight, bias, rows, C, eps);
   CHECK_LAUNCH();
 }
 
@@ -403,34 +409,6 @@ static void cuda_assemble_tokens(float *out, const float *patches, const float *
 /* ---- training (anomalyncd_spec §5): the mirrors of ops_cpu.c's training ops. Every gradient is
  * added (+=) into its buffer; NULL ones are skipped. ---- */
 
-/* layernorm_kernel that also writes the row's mean and rstd. */
-static __global__ void layernorm_train_kernel(float *out, float *mean, float *rstd,
-                                              const float *inp, const float *weight,
-                                              const float *bias, long rows, int C, float eps) {
-  for (long row = blockIdx.x; row < rows; row += gridDim.x) {
-    const float *x = inp + row * C;
-    float *y = out + row * C;
-    float s = 0.0f;
-    for (int i = threadIdx.x; i < C; i += blockDim.x)
-      s += x[i];
-    float m = block_sum(s) / C;
-    float ss = 0.0f;
-    for (int i = threadIdx.x; i < C; i += blockDim.x) {
-      float d = x[i] - m;
-      ss += d * d;
-    }
-    float rs = 1.0f / sqrtf(block_sum(ss) / C + eps);
-    for (int i = threadIdx.x; i < C; i += blockDim.x) {
-      float xhat = (x[i] - m) * rs;
-      y[i] = weight ? xhat * weight[i] + (bias ? bias[i] : 0.0f) : xhat;
-    }
-    if (threadIdx.x == 0) {
-      mean[row] = m;
-      rstd[row] = rs;
-    }
-  }
-}
-
 /* dinp of one row per block: rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dout * weight. */
 static __global__ void layernorm_backward_kernel(float *dinp, const float *dout, const float *inp,
                                                  const float *weight, const float *mean,
@@ -505,8 +483,7 @@ static void cuda_layernorm_train(float *out, float *mean, float *rstd, const flo
                                  float eps) {
   if (rows <= 0)
     return;
-  layernorm_train_kernel<<<grid_rows(rows), BLOCK>>>(out, mean, rstd, inp, weight, bias, rows, C,
-                                                     eps);
+  layernorm_kernel<<<grid_rows(rows), BLOCK>>>(out, mean, rstd, inp, weight, bias, rows, C, eps);
   CHECK_LAUNCH();
 }
 

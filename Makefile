@@ -40,13 +40,13 @@ build: deps $(BUILD)/CMakeCache.txt
 asan: deps $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-# Every test of the release build, then the unit tests again under ASan + UBSan.
+# Every test of the release build, then the unit and golden tests again under ASan + UBSan.
 test: build asan
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|golden'
 
 test-fast: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|golden'
 
 demo: build
 	./$(BUILD)/ancd synth -o $(DEMO_DIR)

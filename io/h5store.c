@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_mpi.h"
 #include "error.h"
 
 #define H5S_FORMAT "ancd"
@@ -83,20 +84,20 @@ static void close_id(hid_t *id, herr_t (*close)(hid_t)) {
   *id = H5I_INVALID_HID;
 }
 
-/* MPI calls go unchecked: the default handler, MPI_ERRORS_ARE_FATAL, aborts on any failure. */
+/* An MPI failure itself is not shared: CHECK_MPI aborts every rank (check_mpi.h). */
 int h5s_agree(MPI_Comm comm, int rc) {
   int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  CHECK_MPI(MPI_Comm_rank(comm, &rank));
+  CHECK_MPI(MPI_Comm_size(comm, &size));
   if (size == 1)
     return rc;
   int mine = rc < 0 ? rank : size, first = size;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+  CHECK_MPI(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm));
   if (first == size)
     return 0;
   char msg[2048];
   snprintf(msg, sizeof msg, "%s", ancd_error());
-  MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm);
+  CHECK_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm));
   if (rank != first)
     ancd_errorf("%s", msg);
   return -1;
@@ -207,8 +208,8 @@ static void init_file(h5s_file *f, const char *path, MPI_Comm comm, int writable
   memset(f, 0, sizeof *f);
   f->file = H5I_INVALID_HID;
   f->comm = comm;
-  MPI_Comm_rank(comm, &f->rank);
-  MPI_Comm_size(comm, &f->size);
+  CHECK_MPI(MPI_Comm_rank(comm, &f->rank));
+  CHECK_MPI(MPI_Comm_size(comm, &f->size));
   f->writable = writable;
   snprintf(f->path, sizeof f->path, "%s", path);
   snprintf(f->tmp_path, sizeof f->tmp_path, "%s.tmp", path);
@@ -338,7 +339,7 @@ void h5s_abort(h5s_file *f) {
   if (f->rank == 0)
     unlink(f->tmp_path);
   if (f->size > 1)
-    MPI_Barrier(f->comm);
+    CHECK_MPI(MPI_Barrier(f->comm));
 }
 
 void h5s_close(h5s_file *f) {
@@ -743,7 +744,7 @@ int h5s_write_strings(h5s_file *f, const char *name, const char *const *s, int n
       if ((long)strlen(s[i]) > shape[1])
         shape[1] = (long)strlen(s[i]);
   if (f->size > 1)
-    MPI_Bcast(shape, 2, MPI_LONG, 0, f->comm);
+    CHECK_MPI(MPI_Bcast(shape, 2, MPI_LONG, 0, f->comm));
   n = (int)shape[0];
   size_t width = (size_t)shape[1];
   hsize_t dims[1] = {(hsize_t)n};

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_mpi.h"
 #include "detect_store.h"
 #include "error.h"
 #include "fsutil.h"
@@ -43,10 +44,10 @@ static int check_local(const char *path, const maps_record *r) {
 /* Every rank's rows together tile [0, n) and every rank agrees on n, S and masks. */
 static int check_global(const char *path, const maps_record *r, MPI_Comm comm) {
   int size;
-  MPI_Comm_size(comm, &size);
+  CHECK_MPI(MPI_Comm_size(comm, &size));
   int mine[5] = {r->first, r->n_own, r->n, r->size, r->masks != NULL};
   int *all = xmalloc((size_t)size * 5 * sizeof *all);
-  MPI_Allgather(mine, 5, MPI_INT, all, 5, MPI_INT, comm);
+  CHECK_MPI(MPI_Allgather(mine, 5, MPI_INT, all, 5, MPI_INT, comm));
   int rc = 0;
   long covered = 0;
   for (int k = 0; k < size && rc == 0; k++) {
@@ -112,7 +113,7 @@ static int write_attrs(h5s_file *f, const maps_record *r) {
 int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm) {
   char path[1024];
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  CHECK_MPI(MPI_Comm_rank(comm, &rank));
   int rc = path_in(path, sizeof path, dir);
   if (rc == 0)
     rc = check_local(path, r);

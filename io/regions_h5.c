@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_mpi.h"
 #include "error.h"
 #include "fsutil.h"
 
@@ -71,11 +72,11 @@ static int check_local(int64_t *pool, const char *path, const regions_record *r)
 static int check_global(int64_t *row0, int64_t *pool0, int64_t *rows, int64_t *pool_all,
                         const char *path, const regions_record *r, int64_t pool, MPI_Comm comm) {
   int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  CHECK_MPI(MPI_Comm_rank(comm, &rank));
+  CHECK_MPI(MPI_Comm_size(comm, &size));
   int64_t mine[5] = {r->first, r->n_own, r->n, r->r_own, pool};
   int64_t *all = xmalloc((size_t)size * 5 * sizeof *all);
-  MPI_Allgather(mine, 5, MPI_INT64_T, all, 5, MPI_INT64_T, comm);
+  CHECK_MPI(MPI_Allgather(mine, 5, MPI_INT64_T, all, 5, MPI_INT64_T, comm));
   int rc = 0;
   int64_t next = 0;
   *row0 = *pool0 = *rows = *pool_all = 0;
@@ -205,7 +206,7 @@ static int write_per_crop(h5s_file *f, const regions_record *r, int64_t row0, in
 int regions_h5_write(const char *dir, const regions_record *r, MPI_Comm comm) {
   char path[1024];
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  CHECK_MPI(MPI_Comm_rank(comm, &rank));
   int64_t pool = 0, row0 = 0, pool0 = 0, rows = 0, pool_all = 0;
   int rc = path_in(path, sizeof path, dir);
   if (rc == 0)

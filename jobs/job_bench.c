@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "blas_select.h"
 #include "cli.h"
 #include "error.h"
 #include "log.h"
@@ -321,8 +322,8 @@ int job_bench(int argc, char **argv) {
       "msm: that, then MuSc's mutual scoring of one (layer, r) on random unit features on the "
       "CPU (ms per query image and per image of the full pool, GFLOP/s at 2 L^2 C per image "
       "pair, ratio to SGEMM, full-pool memory of one rank computed and the measured max RSS). "
-      "On CPU, OpenBLAS picks its kernels by CPU type; on an unrecognised CPU set "
-      "OPENBLAS_CORETYPE (e.g. Haswell) in the environment.",
+      "On CPU, OpenBLAS picks its kernels by CPU type and ancd replaces a generic pick on a "
+      "CPU with AVX2 or AVX-512 (ancd info says which); OPENBLAS_CORETYPE, when set, is kept.",
       "gemm|vit|msm [--json] [--profile] [--threads N] [--batch B] [--repeat R] [--n N] [--patches "
       "L] "
       "[--dim C] [--queries Q] [-c FILE] [--set device=cpu]",
@@ -368,10 +369,12 @@ int job_bench(int argc, char **argv) {
   }
   if (threads > 0) /* the CPU backend's OpenMP team; OpenBLAS runs single-threaded inside it */
     omp_set_num_threads(threads);
-  if (!strcmp(o->name, "cpu"))
-    log_info("bench on cpu (%s, %d threads)", openblas_get_config(),
-             threads > 0 ? threads : omp_get_max_threads());
-  else
+  if (!strcmp(o->name, "cpu")) {
+    char blas[256];
+    blas_describe(blas, sizeof blas, blas_select());
+    log_info("bench on cpu (%s, %d threads; core type %s)", openblas_get_config(),
+             threads > 0 ? threads : omp_get_max_threads(), blas);
+  } else
     log_info("bench on %s", o->name);
 
   bench b = {.o = o,

@@ -523,8 +523,8 @@ static int already_done(const detect_run *r) {
     if (st == DETECT_DAMAGED)
       log_warn("category %s: %s: recomputing", r->category, ancd_error());
     if ((st == DETECT_STALE || st == DETECT_DAMAGED) && remove(path) != 0 && errno != ENOENT) {
+      /* the new file still replaces it when published */
       log_error("category %s: cannot remove %s: %s", r->category, path, strerror(errno));
-      done = -1;
     }
   }
   CHECK_MPI(MPI_Bcast(&done, 1, MPI_INT, 0, r->comm));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas_select.h"
 #include "category_loop.h"
 #include "cli.h"
 #include "dataset.h"
@@ -17,7 +18,7 @@
 #include "world.h"
 
 static void print_machine(const world *w) {
-  char libs[512], gpu[256], mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
+  char libs[512], gpu[256], blas[256], mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
   int len = 0;
   io_library_versions(libs, sizeof libs);
   MPI_Get_library_version(mpi_version, &len);
@@ -25,10 +26,24 @@ static void print_machine(const world *w) {
   if (nl)
     *nl = 0; /* the first clause names the implementation and version */
   int n_gpu = device_cuda_count(gpu, sizeof gpu);
+  const blas_selection *sel = blas_select(); /* what every CPU GEMM will run on */
+  blas_describe(blas, sizeof blas, sel);
   printf("ancd %s\n", ANCD_VERSION);
   printf("backends:  cpu (%s, %d threads)%s\n", openblas_get_config(), openblas_get_num_threads(),
          device_cuda_built() ? ", cuda" : "");
-  printf("cuda:      %s\n", n_gpu > 0 ? gpu : device_cuda_built() ? gpu : "not built");
+  printf("blas:      core type %s\n", blas);
+  if (sel->cpu.avx2 && blas_core_generic(sel->core)) {
+    fflush(stdout); /* the warning goes to stderr: keep it under the line it is about */
+    log_warn("OpenBLAS runs generic %s kernels on a CPU with %s: GEMMs are several times slower "
+             "than they could be (%s)",
+             sel->core, blas_cpu_level(&sel->cpu),
+             sel->source == BLAS_CORE_ENV ? "unset OPENBLAS_CORETYPE to let ancd choose"
+                                          : "install an OpenBLAS that knows this CPU");
+  }
+  if (n_gpu > 0)
+    printf("cuda:      %s\n", gpu);
+  else
+    printf("cuda:      %s; the CPU backend is used\n", device_cuda_built() ? gpu : "not built");
   if (n_gpu > 1)
     printf("           %d GPUs\n", n_gpu);
   printf("mpi:       %d rank%s (%s)\n", w->size, w->size == 1 ? "" : "s", mpi_version);

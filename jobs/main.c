@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blas_select.h"
 #include "cli.h"
 #include "error.h"
 
@@ -47,6 +48,9 @@ int main(int argc, char **argv) {
     printf("ancd %s\n", ANCD_VERSION);
     return ANCD_EXIT_OK;
   }
+  /* The BLAS kernel choice touches the environment: do it while this is the only thread, before
+   * MPI_Init and any OpenMP team (ops_cpu() would otherwise do it on first use). */
+  blas_select();
   for (int i = 0; i < n_jobs; i++) {
     if (strcmp(argv[1], jobs[i].name))
       continue;

@@ -5,16 +5,7 @@
 
 #include <mpi.h>
 
-#define CHECK_MPI(call)                                                                            \
-  do {                                                                                             \
-    int mpi_status_ = (call);                                                                      \
-    if (mpi_status_ != MPI_SUCCESS) {                                                              \
-      char mpi_msg_[MPI_MAX_ERROR_STRING];                                                         \
-      int mpi_len_ = 0;                                                                            \
-      MPI_Error_string(mpi_status_, mpi_msg_, &mpi_len_);                                          \
-      ANCD_FATAL("MPI call %s failed: %s", #call, mpi_msg_);                                       \
-    }                                                                                              \
-  } while (0)
+#include "check_mpi.h" /* CHECK_MPI and the MPI error policy */
 
 typedef struct {
   int rank, size;      /* in MPI_COMM_WORLD */
@@ -23,10 +14,12 @@ typedef struct {
   MPI_Comm group_comm;
 } world;
 
-/* MPI_Init (when not yet initialised) and the world; also sets the log rank. Under Slurm the
- * world size must equal SLURM_NTASKS (-1 with the reason otherwise). */
+/* MPI_Init (when not yet initialised) and the world; also sets the log rank and MPI_ERRORS_RETURN
+ * on MPI_COMM_WORLD and MPI_COMM_SELF (check_mpi.h). Under Slurm the world size must equal
+ * SLURM_NTASKS (-1 with the reason otherwise). */
 int world_init(world *w, int *argc, char ***argv);
-/* Splits the world into groups of group_size ranks (0 or >= size: one group). Collective. */
+/* Splits the world into groups of group_size ranks (0 or >= size: one group), freeing the groups
+ * of an earlier split. Collective. */
 void world_split(world *w, int group_size);
 void world_finalize(world *w);
 

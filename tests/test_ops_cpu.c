@@ -302,10 +302,10 @@ static void test_attention(void) {
   int B = 2, T = 5, C = 12, NH = 3;
   long n = (long)B * T * C;
   float *qkv = rand_floats(3 * n, 1.5f), *out = nan_floats(n), *out2 = nan_floats(n);
-  float *scratch = nan_floats((long)ops_attention_scratch(B, T, C, NH));
+  float *scratch = nan_floats((long)ops_attention_scratch(B, T, NH));
   float *bias = rand_floats((long)B * T, 2.0f);
   double *ref = dalloc(n);
-  CHECK(ops_attention_scratch(B, T, C, NH) >= (size_t)B * NH * T * T, "scratch too small");
+  CHECK(ops_attention_scratch(B, T, NH) >= (size_t)B * NH * T * T, "scratch too small");
 
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++)
@@ -380,40 +380,6 @@ static void test_assemble_tokens(void) {
         CHECK(out[(b * L + i) * D + d] == patches[(b * L + i) * D + d] + pos[i * D + d],
               "no-cls token b=%d i=%d d=%d", b, i, d);
   free(patches), free(cls), free(pos), free(out);
-}
-
-static void test_box_average(void) {
-  int B = 2, h = 5, w = 4, C = 3;
-  long n = (long)B * h * w * C;
-  float *x = rand_floats(n, 1.0f), *out = nan_floats(n);
-  double *ref = dalloc(n);
-  for (int r = 1; r <= 5; r += 2) {
-    int pad = r / 2;
-    for (int b = 0; b < B; b++)
-      for (int y = 0; y < h; y++)
-        for (int xx = 0; xx < w; xx++)
-          for (int c = 0; c < C; c++) {
-            double s = 0.0; /* every one of the r*r taps, zero outside the grid */
-            for (int dy = -pad; dy <= pad; dy++)
-              for (int dx = -pad; dx <= pad; dx++) {
-                int yy = y + dy, x2 = xx + dx;
-                if (yy >= 0 && yy < h && x2 >= 0 && x2 < w)
-                  s += x[((b * h + yy) * w + x2) * C + c];
-              }
-            ref[((b * h + y) * w + xx) * C + c] = s / (r * r);
-          }
-    o->box_average(out, x, B, h, w, C, r);
-    char what[32];
-    snprintf(what, sizeof what, "box_average r=%d", r);
-    check_close(what, out, ref, n);
-  }
-  /* Corner with r = 3: four in-grid taps over 9. */
-  o->box_average(out, x, B, h, w, C, 3);
-  double corner = ((double)x[0] + x[C] + x[w * C] + x[(w + 1) * C]) / 9.0;
-  CHECK_NEAR(out[0], corner, 1e-6);
-  o->box_average(out, x, B, h, w, C, 1);
-  CHECK(memcmp(out, x, n * sizeof(float)) == 0, "box_average r=1 must be the identity");
-  free(x), free(out), free(ref);
 }
 
 /* ---- memory, arena, selection ---- */
@@ -518,7 +484,6 @@ int main(void) {
   test_attention();
   test_patch_embed();
   test_assemble_tokens();
-  test_box_average();
   test_memory();
   test_arena();
   test_select();

@@ -2,7 +2,8 @@
  * sizes and at ViT-B/16 sizes (B=2, T=197, C=768, NH=12). Skipped where ops_cuda() is NULL (no
  * GPU, or a CPU-only build).
  * Error measure: the norm-wise relative error ||cuda - cpu||_2 / ||cpu||_2 (in double), checked
- * against 1e-5 in fp32 and 3e-3 for GEMM-based ops in tf32/bf16. Each line also prints
+ * against 1e-5 in fp32 and 3e-3 for GEMM-based ops in tf32/bf16 (5e-3 for the attention
+ * backward, four chained GEMMs). Each line also prints
  * max_rel = max |cuda - cpu| / (rms(cpu) + |cpu|), an elementwise view for diagnosis only: in
  * bf16 single elements legitimately exceed the norm-wise bound. */
 #include <math.h>
@@ -255,7 +256,7 @@ static void check_attention(int B, int T, int C, int NH, int with_bias, ops_prec
   for (long i = 1; i < (long)B * T; i++)
     if (uniform(0, 1) < 0.25f)
       bias[i] = -1e4f;
-  long n_scratch = (long)ops_attention_scratch(B, T, C, NH);
+  long n_scratch = (long)ops_attention_scratch(B, T, NH);
   float *res[2];
   set_precision(p);
   for (int k = 0; k < 2; k++) {
@@ -274,7 +275,7 @@ static void check_attention(int B, int T, int C, int NH, int with_bias, ops_prec
   free(qkv), free(bias), free(res[0]), free(res[1]);
 }
 
-/* ---- patches, tokens, pooling ---- */
+/* ---- patches, tokens ---- */
 
 static void check_im2col(int B, int H, int W, int P) {
   long n_img = (long)B * 3 * H * W, n_cols = (long)B * (H / P) * (W / P) * 3 * P * P;
@@ -313,21 +314,253 @@ static void check_assemble_tokens(int B, int L, int D, int has_cls) {
   free(patches), free(cls), free(pos), free(res[0]), free(res[1]);
 }
 
-static void check_box_average(int B, int h, int w, int C, int r) {
-  long n = (long)B * h * w * C;
-  float *x = random_floats(n, -1, 1);
+/* ---- training ops. The backward passes add into random initial gradients (the same on both
+ * backends), so accumulation is compared too. Reduced precision touches only their GEMMs: the
+ * column sums (dbias) are fp32 in every mode. ---- */
+
+/* Attention backward chains four GEMMs: rounding the GEMM inputs to bf16 on the CPU (an
+ * emulation of cuBLAS's FAST_16BF) gives rel_l2 2.5e-3 at ViT-B size, the forward 2.3e-3. */
+static const double TOL_REDUCED_ATTN_BWD = 5e-3;
+
+static void check_layernorm_train(long rows, int C, float eps, int affine) {
+  long n = rows * C;
+  float *x = random_floats(n, 1, 3), *w = random_floats(C, 0.5f, 1.5f);
+  float *bias = random_floats(C, -1, 1);
+  float *res[2], *mean[2], *rstd[2];
+  for (int k = 0; k < 2; k++) {
+    const ops *o = backends[k];
+    float *dx = upload(o, x, n), *dw = upload(o, w, C), *db = upload(o, bias, C);
+    float *dout = device_zeros(o, n), *dmean = device_zeros(o, rows);
+    float *drstd = device_zeros(o, rows);
+    o->layernorm_train(dout, dmean, drstd, dx, affine ? dw : NULL, affine ? db : NULL, rows, C,
+                       eps);
+    res[k] = download(o, dout, n);
+    mean[k] = download(o, dmean, rows);
+    rstd[k] = download(o, drstd, rows);
+    o->free(dx), o->free(dw), o->free(db);
+  }
+  char size[96];
+  snprintf(size, sizeof size, "rows=%ld C=%d eps=%g affine=%d", rows, C, eps, affine);
+  compare("layernorm_train", size, PRECISION_FP32, res[0], res[1], n, TOL_FP32);
+  compare("ln_train.mean", size, PRECISION_FP32, mean[0], mean[1], rows, TOL_FP32);
+  compare("ln_train.rstd", size, PRECISION_FP32, rstd[0], rstd[1], rows, TOL_FP32);
+  free(x), free(w), free(bias);
+  for (int k = 0; k < 2; k++)
+    free(res[k]), free(mean[k]), free(rstd[k]);
+}
+
+/* mean and rstd come from the CPU's layernorm_train, the same for both backends. */
+static void check_layernorm_backward(long rows, int C, int affine) {
+  long n = rows * C;
+  float *x = random_floats(n, 1, 3), *w = random_floats(C, 0.5f, 1.5f);
+  float *dy = random_floats(n, -1, 1), *g_inp = random_floats(n, -1, 1);
+  float *g_w = random_floats(C, -1, 1), *g_b = random_floats(C, -1, 1);
+  float *tmp = xmalloc((size_t)n * sizeof(float)), *mean = xmalloc((size_t)rows * sizeof(float));
+  float *rstd = xmalloc((size_t)rows * sizeof(float));
+  backends[0]->layernorm_train(tmp, mean, rstd, x, affine ? w : NULL, NULL, rows, C, 1e-6f);
+  float *res_inp[2], *res_w[2], *res_b[2];
+  for (int k = 0; k < 2; k++) {
+    const ops *o = backends[k];
+    float *dx = upload(o, x, n), *dw = upload(o, w, C), *ddy = upload(o, dy, n);
+    float *dmean = upload(o, mean, rows), *drstd = upload(o, rstd, rows);
+    float *dinp = upload(o, g_inp, n), *dweight = upload(o, g_w, C), *dbias = upload(o, g_b, C);
+    o->layernorm_backward(dinp, affine ? dweight : NULL, affine ? dbias : NULL, ddy, dx,
+                          affine ? dw : NULL, dmean, drstd, rows, C);
+    res_inp[k] = download(o, dinp, n);
+    res_w[k] = download(o, dweight, C);
+    res_b[k] = download(o, dbias, C);
+    o->free(dx), o->free(dw), o->free(ddy), o->free(dmean), o->free(drstd);
+  }
+  char size[96];
+  snprintf(size, sizeof size, "rows=%ld C=%d affine=%d", rows, C, affine);
+  compare("ln_bwd.dinp", size, PRECISION_FP32, res_inp[0], res_inp[1], n, TOL_FP32);
+  compare("ln_bwd.dweight", size, PRECISION_FP32, res_w[0], res_w[1], C, TOL_FP32);
+  compare("ln_bwd.dbias", size, PRECISION_FP32, res_b[0], res_b[1], C, TOL_FP32);
+  free(x), free(w), free(dy), free(g_inp), free(g_w), free(g_b), free(tmp), free(mean), free(rstd);
+  for (int k = 0; k < 2; k++)
+    free(res_inp[k]), free(res_w[k]), free(res_b[k]);
+}
+
+static void check_matmul_backward(int M, int K, int N, int with_bias, ops_precision p) {
+  long nx = (long)M * K, nw = (long)N * K, ny = (long)M * N;
+  float *x = random_floats(nx, -1, 1), *w = random_floats(nw, -1, 1);
+  float *dy = random_floats(ny, -1, 1), *g_inp = random_floats(nx, -1, 1);
+  float *g_w = random_floats(nw, -1, 1), *g_b = random_floats(N, -1, 1);
+  float *res_inp[2], *res_w[2], *res_b[2];
+  set_precision(p);
+  for (int k = 0; k < 2; k++) {
+    const ops *o = backends[k];
+    float *dx = upload(o, x, nx), *dw = upload(o, w, nw), *ddy = upload(o, dy, ny);
+    float *dinp = upload(o, g_inp, nx), *dweight = upload(o, g_w, nw), *dbias = upload(o, g_b, N);
+    o->matmul_backward(dinp, dweight, with_bias ? dbias : NULL, ddy, dx, dw, M, K, N);
+    res_inp[k] = download(o, dinp, nx);
+    res_w[k] = download(o, dweight, nw);
+    res_b[k] = download(o, dbias, N);
+    o->free(dx), o->free(dw), o->free(ddy);
+  }
+  set_precision(PRECISION_FP32);
+  char size[96];
+  snprintf(size, sizeof size, "M=%d K=%d N=%d bias=%d", M, K, N, with_bias);
+  double tol = p == PRECISION_FP32 ? TOL_FP32 : TOL_REDUCED;
+  compare("matmul_bwd.dinp", size, p, res_inp[0], res_inp[1], nx, tol);
+  compare("matmul_bwd.dw", size, p, res_w[0], res_w[1], nw, tol);
+  compare("matmul_bwd.db", size, p, res_b[0], res_b[1], N, TOL_FP32);
+  free(x), free(w), free(dy), free(g_inp), free(g_w), free(g_b);
+  for (int k = 0; k < 2; k++)
+    free(res_inp[k]), free(res_w[k]), free(res_b[k]);
+}
+
+static void check_activation_backward(int quick, long n) {
+  float *x = random_floats(n, -6, 6), *dy = random_floats(n, -1, 1);
+  float *g = random_floats(n, -1, 1);
   float *res[2];
   for (int k = 0; k < 2; k++) {
     const ops *o = backends[k];
-    float *dx = upload(o, x, n), *dout = device_zeros(o, n);
-    o->box_average(dout, dx, B, h, w, C, r);
-    res[k] = download(o, dout, n);
-    o->free(dx);
+    float *dx = upload(o, x, n), *ddy = upload(o, dy, n), *dinp = upload(o, g, n);
+    (quick ? o->quick_gelu_backward : o->gelu_backward)(dinp, dx, ddy, n);
+    res[k] = download(o, dinp, n);
+    o->free(dx), o->free(ddy);
   }
   char size[96];
-  snprintf(size, sizeof size, "B=%d h=%d w=%d C=%d r=%d", B, h, w, C, r);
-  compare("box_average", size, PRECISION_FP32, res[0], res[1], n, TOL_FP32);
-  free(x), free(res[0]), free(res[1]);
+  snprintf(size, sizeof size, "n=%ld", n);
+  compare(quick ? "quick_gelu_bwd" : "gelu_bwd", size, PRECISION_FP32, res[0], res[1], n, TOL_FP32);
+  free(x), free(dy), free(g), free(res[0]), free(res[1]);
+}
+
+static void check_add_scaled_backward(long rows, int C, int with_gamma) {
+  long n = rows * C;
+  float *b = random_floats(n, -1, 1), *gamma = random_floats(C, -2, 2);
+  float *dy = random_floats(n, -1, 1), *g_a = random_floats(n, -1, 1);
+  float *g_b = random_floats(n, -1, 1), *g_gamma = random_floats(C, -1, 1);
+  float *res_a[2], *res_b[2], *res_g[2];
+  for (int k = 0; k < 2; k++) {
+    const ops *o = backends[k];
+    float *db = upload(o, b, n), *dgamma = upload(o, gamma, C), *ddy = upload(o, dy, n);
+    float *da_ = upload(o, g_a, n), *db_ = upload(o, g_b, n), *dg_ = upload(o, g_gamma, C);
+    o->add_scaled_backward(da_, db_, with_gamma ? dg_ : NULL, ddy, db, with_gamma ? dgamma : NULL,
+                           rows, C);
+    res_a[k] = download(o, da_, n);
+    res_b[k] = download(o, db_, n);
+    res_g[k] = download(o, dg_, C);
+    o->free(db), o->free(dgamma), o->free(ddy);
+  }
+  char size[96];
+  snprintf(size, sizeof size, "rows=%ld C=%d gamma=%d", rows, C, with_gamma);
+  compare("add_sc_bwd.da", size, PRECISION_FP32, res_a[0], res_a[1], n, TOL_FP32);
+  compare("add_sc_bwd.db", size, PRECISION_FP32, res_b[0], res_b[1], n, TOL_FP32);
+  compare("add_sc_bwd.dgamma", size, PRECISION_FP32, res_g[0], res_g[1], C, TOL_FP32);
+  free(b), free(gamma), free(dy), free(g_a), free(g_b), free(g_gamma);
+  for (int k = 0; k < 2; k++)
+    free(res_a[k]), free(res_b[k]), free(res_g[k]);
+}
+
+/* cls_bias: MGViT's mask (anomalyncd_spec §5.3), -1e9 on about a quarter of the keys. */
+static void check_attention_backward(int B, int T, int C, int NH, int with_bias, ops_precision p) {
+  long n_qkv = (long)B * T * 3 * C, n_out = (long)B * T * C;
+  float *qkv = random_floats(n_qkv, -1, 1), *bias = random_floats((long)B * T, -2, 2);
+  for (long i = 1; i < (long)B * T; i++)
+    if (uniform(0, 1) < 0.25f)
+      bias[i] = -1e9f;
+  float *dy = random_floats(n_out, -1, 1), *g = random_floats(n_qkv, -1, 1);
+  float *res[2];
+  set_precision(p);
+  for (int k = 0; k < 2; k++) {
+    const ops *o = backends[k];
+    float *dqkv_in = upload(o, qkv, n_qkv), *dbias = upload(o, bias, (long)B * T);
+    float *ddy = upload(o, dy, n_out), *dqkv = upload(o, g, n_qkv);
+    float *scratch = device_zeros(o, (long)o->attention_backward_scratch(B, T, C, NH));
+    o->attention_backward(dqkv, scratch, ddy, dqkv_in, with_bias ? dbias : NULL, B, T, C, NH);
+    res[k] = download(o, dqkv, n_qkv);
+    o->free(dqkv_in), o->free(dbias), o->free(ddy), o->free(scratch);
+  }
+  set_precision(PRECISION_FP32);
+  char size[96];
+  snprintf(size, sizeof size, "B=%d T=%d C=%d NH=%d cls_bias=%d", B, T, C, NH, with_bias);
+  compare("attention_bwd", size, p, res[0], res[1], n_qkv,
+          p == PRECISION_FP32 ? TOL_FP32 : TOL_REDUCED_ATTN_BWD);
+  free(qkv), free(bias), free(dy), free(g), free(res[0]), free(res[1]);
+}
+
+/* Three steps, the first with first_step (the momentum buffer starts as garbage). */
+static void check_sgd(long n, float weight_decay) {
+  float *param = random_floats(n, -1, 1), *buf = random_floats(n, -1, 1);
+  float *grad[3];
+  for (int s = 0; s < 3; s++)
+    grad[s] = random_floats(n, -1, 1);
+  float *res_p[2], *res_buf[2];
+  for (int k = 0; k < 2; k++) {
+    const ops *o = backends[k];
+    float *dp = upload(o, param, n), *dbuf = upload(o, buf, n);
+    for (int s = 0; s < 3; s++) {
+      float *dg = upload(o, grad[s], n);
+      o->sgd_update(dp, dbuf, dg, n, 0.05f, 0.9f, weight_decay, s == 0);
+      o->synchronize();
+      o->free(dg);
+    }
+    res_p[k] = download(o, dp, n);
+    res_buf[k] = download(o, dbuf, n);
+  }
+  char size[96];
+  snprintf(size, sizeof size, "n=%ld wd=%g, 3 steps", n, weight_decay);
+  compare("sgd.param", size, PRECISION_FP32, res_p[0], res_p[1], n, TOL_FP32);
+  compare("sgd.buf", size, PRECISION_FP32, res_buf[0], res_buf[1], n, TOL_FP32);
+  free(param), free(buf);
+  for (int s = 0; s < 3; s++)
+    free(grad[s]);
+  for (int k = 0; k < 2; k++)
+    free(res_p[k]), free(res_buf[k]);
+}
+
+static void check_training_ops(void) {
+  const ops *gpu = backends[1];
+  CHECK(gpu->layernorm_train && gpu->layernorm_backward && gpu->matmul_backward &&
+            gpu->gelu_backward && gpu->quick_gelu_backward && gpu->add_scaled_backward &&
+            gpu->attention_backward && gpu->attention_backward_scratch && gpu->sgd_update,
+        "cuda: a training op is missing");
+
+  check_layernorm_train(37, 97, 1e-6f, 1);
+  check_layernorm_train(394, 768, 1e-6f, 1);
+  check_layernorm_train(37, 97, 1e-5f, 0);
+
+  check_layernorm_backward(37, 97, 1);
+  check_layernorm_backward(394, 768, 1);
+  check_layernorm_backward(5, 1500, 1);
+  check_layernorm_backward(37, 97, 0);
+  check_layernorm_backward(12000, 64, 1); /* many row chunks in the column sums */
+
+  for (int p = PRECISION_FP32; p <= PRECISION_BF16; p++) {
+    check_matmul_backward(394, 768, 2304, 1, p); /* ViT-B qkv */
+    check_matmul_backward(394, 3072, 768, 1, p); /* ViT-B fc2 */
+  }
+  check_matmul_backward(97, 300, 129, 0, PRECISION_FP32);
+  check_matmul_backward(5, 13, 7, 1, PRECISION_FP32);
+  check_matmul_backward(1, 1, 1, 1, PRECISION_FP32);
+  check_matmul_backward(64, 768, 10, 0, PRECISION_FP32); /* prototypes: few outputs */
+
+  for (int quick = 0; quick < 2; quick++) {
+    check_activation_backward(quick, 394L * 3072);
+    check_activation_backward(quick, 1000003);
+    check_activation_backward(quick, 1);
+  }
+
+  for (int with_gamma = 0; with_gamma < 2; with_gamma++) {
+    check_add_scaled_backward(394, 768, with_gamma);
+    check_add_scaled_backward(3, 5, with_gamma);
+    check_add_scaled_backward(1001, 3, with_gamma);
+  }
+
+  for (int with_bias = 0; with_bias < 2; with_bias++) {
+    check_attention_backward(2, 197, 768, 12, with_bias, PRECISION_FP32);
+    check_attention_backward(2, 17, 24, 3, with_bias, PRECISION_FP32);
+    check_attention_backward(3, 5, 12, 3, with_bias, PRECISION_FP32);
+    check_attention_backward(1, 1, 8, 2, with_bias, PRECISION_FP32);
+    check_attention_backward(2, 197, 768, 12, with_bias, PRECISION_TF32);
+    check_attention_backward(2, 197, 768, 12, with_bias, PRECISION_BF16);
+  }
+
+  check_sgd(1000003, 0.0f);
+  check_sgd(1000003, 5e-5f);
+  check_sgd(7, 0.1f);
 }
 
 int main(void) {
@@ -408,11 +641,8 @@ int main(void) {
   check_assemble_tokens(3, 5, 3, 1);
   check_assemble_tokens(1, 1, 1, 0);
 
-  check_box_average(2, 28, 28, 1024, 3);
-  check_box_average(2, 37, 23, 64, 5);
-  check_box_average(1, 5, 7, 3, 5);
-  check_box_average(1, 2, 2, 2, 3);
-  check_box_average(2, 9, 4, 5, 1);
+
+  check_training_ops();
 
   return test_done("test_ops_cuda");
 }

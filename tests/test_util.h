@@ -24,7 +24,8 @@ extern int test_failures, test_checks;
   CHECK(fabs((double)(a) - (double)(b)) <= (tol), "%s = %.9g, %s = %.9g, tol %.3g", #a,            \
         (double)(a), #b, (double)(b), (double)(tol))
 
-/* Exit status: 0 when every check passed, 1 otherwise. */
+/* Exit status: 0 when every check passed, 1 otherwise, and 1 when no check ran at all (a test
+ * with nothing to do calls test_skip instead). */
 int test_done(const char *name);
 /* Exit 77 (ctest "skipped") with a reason. */
 void test_skip(const char *why) __attribute__((noreturn));

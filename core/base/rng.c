@@ -40,10 +40,3 @@ void rng_init(rng *r, uint64_t seed) {
 }
 
 uint64_t rng_u64(rng *r) { return rng_u64_at(r->seed, r->counter++); }
-
-double rng_uniform(rng *r) { return (double)(rng_u64(r) >> 11) * 0x1.0p-53; }
-
-double rng_normal(rng *r) {
-  double u1 = rng_uniform(r);
-  return box_muller(u1, rng_uniform(r));
-}

@@ -22,7 +22,5 @@ double rng_trunc_normal_at(uint64_t seed, uint64_t i, double std);
 /* Stateful: successive draws of one stream. */
 void rng_init(rng *r, uint64_t seed);
 uint64_t rng_u64(rng *r);
-double rng_uniform(rng *r); /* [0, 1) */
-double rng_normal(rng *r);  /* standard normal, two draws per value */
 
 #endif

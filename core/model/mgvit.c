@@ -552,6 +552,17 @@ int mgvit_backward(mgvit *m, const float *df, const float *dz, const float *dv, 
   return 0;
 }
 
+double mgvit_step_flops(const vit_desc *d, const mgvit_config *c, int N) {
+  const int S = c->image_size;
+  const double L = (double)(S / d->patch) * (S / d->patch), T = L + 1, D = d->dim,
+               M = d->mlp_dim, K = 3.0 * d->patch * d->patch;
+  const double block = 2 * T * D * 3 * D + 4 * T * T * D + 2 * T * D * D + 4 * T * D * M;
+  const double H = c->proj_hidden, P = c->proj_out;
+  const double proj = 2 * (D * H + H * H + H * P) + 2 * D * c->n_classes * MGVIT_HEADS;
+  const int trained = d->depth - c->grad_from_block + 1;
+  return N * (2 * L * K * D + d->depth * block + proj + 2 * (trained * block + proj));
+}
+
 void mgvit_sgd_step(mgvit *m, float lr, float momentum, float weight_decay, int first_step) {
   for (int i = 0; i < m->n_tab; i++) {
     const mgvit_tensor *t = &m->tab[i];

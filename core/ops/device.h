@@ -8,7 +8,7 @@
 /* 1 when this binary was built with the CUDA backend. */
 int device_cuda_built(void);
 /* Number of usable CUDA GPUs (0 without the backend, driver or device); name of GPU 0 in name
- * and, when none, the reason. */
+ * and, when none, the reason in words ("no GPU found (no NVIDIA driver)"). */
 int device_cuda_count(char *name, size_t n);
 
 #endif

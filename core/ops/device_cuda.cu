@@ -13,7 +13,21 @@ extern "C" int device_cuda_count(char *name, size_t n) {
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess || count == 0) {
-    snprintf(name, n, "%s", err != cudaSuccess ? cudaGetErrorString(err) : "no CUDA device");
+    /* cudart reports a missing driver as "driver version is insufficient"; tell them apart. */
+    int driver = 0, runtime = 0;
+    if (cudaDriverGetVersion(&driver) != cudaSuccess)
+      driver = 0;
+    if (cudaRuntimeGetVersion(&runtime) != cudaSuccess)
+      runtime = 0;
+    if (err == cudaSuccess || err == cudaErrorNoDevice)
+      snprintf(name, n, "no GPU found");
+    else if (driver == 0)
+      snprintf(name, n, "no GPU found (no NVIDIA driver)");
+    else if (err == cudaErrorInsufficientDriver)
+      snprintf(name, n, "GPU unusable: its driver supports CUDA %d.%d, this build needs %d.%d",
+               driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10);
+    else
+      snprintf(name, n, "GPU unusable: %s", cudaGetErrorString(err));
     return 0;
   }
   cudaDeviceProp prop;

@@ -50,7 +50,7 @@ struct ops {
   /* Multi-head self-attention: qkv [B,T,3C] = (q | k | v), each C = NH heads of C/NH
    * contiguous; out [B,T,C] heads concatenated. scale = 1/sqrt(C/NH). cls_bias [B,T] or NULL:
    * added to the scores of query row 0 only (MGViT's mask on the CLS query). scratch holds at
-   * least ops_attention_scratch(B,T,C,NH) floats. */
+   * least ops_attention_scratch(B,T,NH) floats. */
   void (*attention)(float *out, float *scratch, const float *qkv, const float *cls_bias, int B,
                     int T, int C, int NH);
 
@@ -61,9 +61,6 @@ struct ops {
    * (pos without the CLS row when !has_cls). patches [B,L,D], pos [(has_cls+L),D]. */
   void (*assemble_tokens)(float *out, const float *patches, const float *cls, const float *pos,
                           int B, int L, int D, int has_cls);
-  /* r x r box average over an h x w grid with zero padding counted (count_include_pad), stride
-   * 1, same size: inp/out [B, h, w, C] (channels last). r odd. */
-  void (*box_average)(float *out, const float *inp, int B, int h, int w, int C, int r);
 
   /* ---- training: forward variants that keep what the backward needs, the backward passes,
    * SGD (anomalyncd_spec §5). As in llm.c every d-output ACCUMULATES (+=) into its buffer, so
@@ -104,9 +101,9 @@ struct ops {
   void (*copy)(void *dst, const void *src, size_t bytes);
 };
 
-/* Floats of scratch the attention op needs on any backend: B*NH*T*T scores, then 4*B*T*C for
- * head-major copies of q, k, v and the output (cpu uses only the scores). */
-size_t ops_attention_scratch(int B, int T, int C, int NH);
+/* Floats of scratch the attention op needs on any backend: the B*NH*T*T scores (both backends
+ * read q, k, v as strided views into qkv, so nothing else). */
+size_t ops_attention_scratch(int B, int T, int NH);
 
 const ops *ops_cpu(void);
 /* The CUDA backend, or NULL when not built or when no GPU is present. */

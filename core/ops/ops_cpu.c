@@ -1,6 +1,6 @@
 /* The CPU backend: the reference every other backend is checked against. GEMMs go to OpenBLAS
  * (row-major cblas_sgemm); every other op is a plain loop over rows, parallel with OpenMP.
- * Reductions (LayerNorm moments, softmax sums, norms, box sums) accumulate in double so the
+ * Reductions (LayerNorm moments, softmax sums, norms) accumulate in double so the
  * reference is more exact than the fp32 PyTorch it is compared with. */
 #include <cblas.h>
 #include <math.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas_select.h"
 #include "error.h"
 #include "ops.h"
 
@@ -261,24 +262,245 @@ static void cpu_assemble_tokens(float *out, const float *patches, const float *c
     }
 }
 
-/* nn.AvgPool2d(r, stride=1, padding=r/2, count_include_pad=True), channels last. */
-static void cpu_box_average(float *out, const float *inp, int B, int h, int w, int C, int r) {
-  int pad = r / 2;
-  double area = (double)r * r;
-#pragma omp parallel for collapse(2)
-  for (int b = 0; b < B; b++)
-    for (int y = 0; y < h; y++)
-      for (int x = 0; x < w; x++) {
-        int y0 = y - pad < 0 ? 0 : y - pad, y1 = y + pad >= h ? h - 1 : y + pad;
-        int x0 = x - pad < 0 ? 0 : x - pad, x1 = x + pad >= w ? w - 1 : x + pad;
-        for (int c = 0; c < C; c++) {
-          double s = 0.0;
-          for (int yy = y0; yy <= y1; yy++)
-            for (int xx = x0; xx <= x1; xx++)
-              s += inp[(((long)b * h + yy) * w + xx) * C + c];
-          out[(((long)b * h + y) * w + x) * C + c] = (float)(s / area);
-        }
+/* ---- training (anomalyncd_spec §5): forward variants that keep what the backward needs, the
+ * backward passes, SGD. Every gradient is added (+=) into its buffer; NULL ones are skipped.
+ * Column sums over rows (dweight, dbias, dgamma) give each thread a block of columns that it
+ * sums over all rows in order, in double: the result does not depend on the team size. ---- */
+
+/* The same arithmetic as cpu_layernorm, so out is bit for bit the inference output. */
+static void cpu_layernorm_train(float *out, float *mean, float *rstd, const float *inp,
+                                const float *weight, const float *bias, long rows, int C,
+                                float eps) {
+#pragma omp parallel for
+  for (long r = 0; r < rows; r++) {
+    const float *x = inp + r * C;
+    float *y = out + r * C;
+    double sum = 0.0;
+    for (int c = 0; c < C; c++)
+      sum += x[c];
+    double m = sum / C;
+    double ss = 0.0;
+    for (int c = 0; c < C; c++) {
+      double d = x[c] - m;
+      ss += d * d;
+    }
+    double rs = 1.0 / sqrt(ss / C + eps);
+    for (int c = 0; c < C; c++) {
+      float v = (float)((x[c] - m) * rs);
+      y[c] = weight ? v * weight[c] + (bias ? bias[c] : 0.0f) : v;
+    }
+    mean[r] = (float)m;
+    rstd[r] = (float)rs;
+  }
+}
+
+/* dst[c] += sum over the rows of x[r, c] (times y[r, c] when y is not NULL) for thread t's block
+ * of columns, rows in order, in double. */
+static void column_sums_share(float *dst, const float *x, const float *y, long rows, int C, int t,
+                              int nt) {
+  int c0 = share(C, t, nt), n = share(C, t + 1, nt) - c0;
+  double *acc = calloc((size_t)n + 1, sizeof(double));
+  if (!acc)
+    ANCD_FATAL("out of host memory");
+  for (long r = 0; r < rows; r++)
+    for (int c = 0; c < n; c++) {
+      long i = r * C + c0 + c;
+      acc[c] += y ? (double)x[i] * y[i] : (double)x[i];
+    }
+  for (int c = 0; c < n; c++)
+    dst[c0 + c] += (float)acc[c];
+  free(acc);
+}
+
+/* With g = dout * weight and xhat = (x - mean) * rstd, the gradient of one row is
+ * dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) (biased variance; exact for any eps). */
+static void cpu_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                                   const float *inp, const float *weight, const float *mean,
+                                   const float *rstd, long rows, int C) {
+  if (dinp) {
+#pragma omp parallel for
+    for (long r = 0; r < rows; r++) {
+      const float *x = inp + r * C, *dy = dout + r * C;
+      double g_mean = 0.0, gx_mean = 0.0;
+      for (int c = 0; c < C; c++) {
+        double g = (double)dy[c] * (weight ? weight[c] : 1.0f);
+        g_mean += g;
+        gx_mean += g * ((x[c] - (double)mean[r]) * rstd[r]);
       }
+      g_mean /= C;
+      gx_mean /= C;
+      for (int c = 0; c < C; c++) {
+        double g = (double)dy[c] * (weight ? weight[c] : 1.0f);
+        double xhat = (x[c] - (double)mean[r]) * rstd[r];
+        dinp[r * C + c] += (float)(rstd[r] * (g - g_mean - xhat * gx_mean));
+      }
+    }
+  }
+  if (!dweight && !dbias)
+    return;
+#pragma omp parallel
+  {
+    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    if (dbias)
+      column_sums_share(dbias, dout, NULL, rows, C, t, nt);
+    if (dweight) { /* column sums of dout * xhat, as column_sums_share */
+      int c0 = share(C, t, nt), n = share(C, t + 1, nt) - c0;
+      double *acc = calloc((size_t)n + 1, sizeof(double));
+      if (!acc)
+        ANCD_FATAL("out of host memory");
+      for (long r = 0; r < rows; r++)
+        for (int c = 0; c < n; c++) {
+          long i = r * C + c0 + c;
+          acc[c] += (double)dout[i] * ((inp[i] - (double)mean[r]) * rstd[r]);
+        }
+      for (int c = 0; c < n; c++)
+        dweight[c0 + c] += (float)acc[c];
+      free(acc);
+    }
+  }
+}
+
+/* C[M, N] += op(A) . op(B) on thread t's share of C: its rows, or its columns when C has few
+ * rows (as cpu_matmul splits). */
+static void gemm_acc_share(float *C, const float *A, const float *B, int M, int N, int K,
+                           int trans_a, int trans_b, int lda, int ldb, int ldc, int t, int nt) {
+  if (M >= 16 * nt) {
+    int r0 = share(M, t, nt), r1 = share(M, t + 1, nt);
+    gemm_one(C + (size_t)r0 * ldc, trans_a ? A + r0 : A + (size_t)r0 * lda, B, r1 - r0, N, K,
+             trans_a, trans_b, lda, ldb, ldc, 1.0f, 1.0f);
+  } else {
+    int c0 = share(N, t, nt), c1 = share(N, t + 1, nt);
+    gemm_one(C + c0, A, trans_b ? B + (size_t)c0 * ldb : B + c0, M, c1 - c0, K, trans_a, trans_b,
+             lda, ldb, ldc, 1.0f, 1.0f);
+  }
+}
+
+/* out = inp . weight^T + bias: dinp += dout . weight, dweight += dout^T . inp, dbias += column
+ * sums of dout; one team does all three. */
+static void cpu_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                                const float *inp, const float *weight, int M, int K, int N) {
+#pragma omp parallel
+  {
+    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    if (dinp)
+      gemm_acc_share(dinp, dout, weight, M, K, N, 0, 0, N, K, K, t, nt);
+    if (dweight)
+      gemm_acc_share(dweight, dout, inp, N, K, M, 1, 0, N, K, K, t, nt);
+    if (dbias)
+      column_sums_share(dbias, dout, NULL, M, N, t, nt);
+  }
+}
+
+/* d/dx x Phi(x) = Phi(x) + x phi(x). */
+static void cpu_gelu_backward(float *dinp, const float *inp, const float *dout, long n) {
+#pragma omp parallel for
+  for (long i = 0; i < n; i++) {
+    float x = inp[i];
+    float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752440f));
+    float pdf = 0.39894228040143267794f * expf(-0.5f * x * x);
+    dinp[i] += (cdf + x * pdf) * dout[i];
+  }
+}
+
+/* d/dx x s(a x) = s + a x s (1 - s), s the sigmoid, a = 1.702. */
+static void cpu_quick_gelu_backward(float *dinp, const float *inp, const float *dout, long n) {
+#pragma omp parallel for
+  for (long i = 0; i < n; i++) {
+    float x = inp[i];
+    float s = 1.0f / (1.0f + expf(-1.702f * x));
+    dinp[i] += (s + 1.702f * x * s * (1.0f - s)) * dout[i];
+  }
+}
+
+static void cpu_add_scaled_backward(float *da, float *db, float *dgamma, const float *dout,
+                                    const float *b, const float *gamma, long rows, int C) {
+#pragma omp parallel
+  {
+    if (da || db) {
+#pragma omp for
+      for (long r = 0; r < rows; r++)
+        for (int c = 0; c < C; c++) {
+          float dy = dout[r * C + c];
+          if (da)
+            da[r * C + c] += dy;
+          if (db)
+            db[r * C + c] += (gamma ? gamma[c] : 1.0f) * dy;
+        }
+    }
+    if (dgamma)
+      column_sums_share(dgamma, b, dout, rows, C, omp_get_thread_num(), omp_get_num_threads());
+  }
+}
+
+/* Threads of the attention backward: one (image, head) pair each at a time, no more threads
+ * than pairs. The scratch query and the op must agree, so both use this. */
+static int attention_backward_team(int B, int NH) {
+  int nt = omp_get_max_threads();
+  return B * NH < nt ? B * NH : nt;
+}
+
+static size_t cpu_attention_backward_scratch(int B, int T, int C, int NH) {
+  (void)C;
+  return (size_t)attention_backward_team(B, NH) * 2 * T * T;
+}
+
+/* Per (image, head), on the thread's [T, T] slices P and dS of scratch:
+ *   S = scale q k^T (+ cls_bias on query row 0), P = softmax(S): as cpu_attention
+ *   dv += P^T do,  dP = do v^T,  dS = P o (dP - rowsum(dP o P))  (the softmax backward)
+ *   dq += scale dS k,  dk += scale dS^T q. */
+static void cpu_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                                   const float *cls_bias, int B, int T, int C, int NH) {
+  int hs = C / NH;
+  float scale = 1.0f / sqrtf((float)hs);
+  long TT = (long)T * T;
+  if (B * NH <= 0 || T <= 0)
+    return;
+#pragma omp parallel num_threads(attention_backward_team(B, NH))
+  {
+    float *p = scratch + 2 * TT * omp_get_thread_num(), *ds = p + TT;
+#pragma omp for schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+      int b = bh / NH, h = bh % NH;
+      const float *q = qkv + (long)b * T * 3 * C + h * hs, *k = q + C, *v = q + 2 * C;
+      const float *dO = dout + (long)b * T * C + h * hs;
+      float *dq = dqkv + (long)b * T * 3 * C + h * hs, *dk = dq + C, *dv = dq + 2 * C;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, k, 3 * C,
+                  0.0f, p, T);
+      if (cls_bias)
+        for (int j = 0; j < T; j++)
+          p[j] += cls_bias[(long)b * T + j];
+      for (int r = 0; r < T; r++)
+        softmax_row(p + (long)r * T, p + (long)r * T, T);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, dO, C, 1.0f, dv,
+                  3 * C);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f,
+                  ds, T);
+      for (int r = 0; r < T; r++) {
+        float *pr = p + (long)r * T, *dr = ds + (long)r * T;
+        double dot = 0.0;
+        for (int j = 0; j < T; j++)
+          dot += (double)pr[j] * dr[j];
+        for (int j = 0; j < T; j++)
+          dr[j] = pr[j] * (dr[j] - (float)dot);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, ds, T, k, 3 * C, 1.0f,
+                  dq, 3 * C);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, ds, T, q, 3 * C, 1.0f,
+                  dk, 3 * C);
+    }
+  }
+}
+
+/* torch.optim.SGD, momentum, dampening 0, no Nesterov (anomalyncd_spec §5.6). */
+static void cpu_sgd_update(float *param, float *momentum_buf, const float *grad, long n, float lr,
+                           float momentum, float weight_decay, int first_step) {
+#pragma omp parallel for
+  for (long i = 0; i < n; i++) {
+    float g = grad[i] + weight_decay * param[i];
+    float buf = first_step ? g : momentum * momentum_buf[i] + g;
+    momentum_buf[i] = buf;
+    param[i] -= lr * buf;
+  }
 }
 
 static const ops cpu_ops = {
@@ -303,13 +525,26 @@ static const ops cpu_ops = {
     .attention = cpu_attention,
     .im2col_patches = cpu_im2col_patches,
     .assemble_tokens = cpu_assemble_tokens,
-    .box_average = cpu_box_average,
+    .layernorm_train = cpu_layernorm_train,
+    .layernorm_backward = cpu_layernorm_backward,
+    .matmul_backward = cpu_matmul_backward,
+    .gelu_backward = cpu_gelu_backward,
+    .quick_gelu_backward = cpu_quick_gelu_backward,
+    .add_scaled_backward = cpu_add_scaled_backward,
+    .attention_backward = cpu_attention_backward,
+    .attention_backward_scratch = cpu_attention_backward_scratch,
+    .sgd_update = cpu_sgd_update,
 };
 
-static void single_threaded_blas(void) { openblas_set_num_threads(1); }
+/* The kernel set first (it must precede every BLAS call), then one OpenBLAS thread. */
+static void init_blas(void) {
+  (void)blas_select();
+  openblas_set_num_threads(1);
+}
 
 const ops *ops_cpu(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, single_threaded_blas); /* the OpenMP team owns the threads (see GEMM) */
+  if (pthread_once(&once, init_blas) != 0) /* the OpenMP team owns the threads (see GEMM) */
+    ANCD_FATAL("pthread_once failed initialising the CPU backend");
   return &cpu_ops;
 }

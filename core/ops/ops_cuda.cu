@@ -183,8 +183,10 @@ static __device__ float block_max(float v) {
  * the reductions, so out may alias inp. As on the cpu, LayerNorm without weight is the plain
  * normalisation and add_scaled without gamma a plain add. ---- */
 
-static __global__ void layernorm_kernel(float *out, const float *inp, const float *weight,
-                                        const float *bias, long rows, int C, float eps) {
+/* mean and rstd [rows] are written when not NULL (the training forward keeps them). */
+static __global__ void layernorm_kernel(float *out, float *mean_out, float *rstd_out,
+                                        const float *inp, const float *weight, const float *bias,
+                                        long rows, int C, float eps) {
   for (long row = blockIdx.x; row < rows; row += gridDim.x) {
     const float *x = inp + row * C;
     float *y = out + row * C;
@@ -201,6 +203,10 @@ static __global__ void layernorm_kernel(float *out, const float *inp, const floa
     for (int i = threadIdx.x; i < C; i += blockDim.x) {
       float xhat = (x[i] - mean) * rstd;
       y[i] = weight ? xhat * weight[i] + (bias ? bias[i] : 0.0f) : xhat;
+    }
+    if (mean_out && threadIdx.x == 0) {
+      mean_out[row] = mean;
+      rstd_out[row] = rstd;
     }
   }
 }
@@ -249,7 +255,7 @@ static void cuda_layernorm(float *out, const float *inp, const float *weight, co
                            long rows, int C, float eps) {
   if (rows <= 0)
     return;
-  layernorm_kernel<<<grid_rows(rows), BLOCK>>>(out, inp, weight, bias, rows, C, eps);
+  layernorm_kernel<<<grid_rows(rows), BLOCK>>>(out, NULL, NULL, inp, weight, bias, rows, C, eps);
   CHECK_LAUNCH();
 }
 
@@ -383,30 +389,6 @@ static __global__ void assemble_tokens_kernel(float *out, const float *patches, 
   }
 }
 
-/* count_include_pad: the divisor is always r*r. */
-static __global__ void box_average_kernel(float *out, const float *inp, int B, int h, int w, int C,
-                                          int r) {
-  long n = (long)B * h * w * C;
-  int half = r / 2;
-  float inv = 1.0f / (float)(r * r);
-  GRID_STRIDE(idx, n) {
-    int c = (int)(idx % C);
-    long rest = idx / C;
-    int x = (int)(rest % w);
-    rest /= w;
-    int y = (int)(rest % h), b = (int)(rest / h);
-    float s = 0.0f;
-    for (int yy = y - half; yy <= y + half; yy++) {
-      if (yy < 0 || yy >= h)
-        continue;
-      for (int xx = x - half; xx <= x + half; xx++)
-        if (xx >= 0 && xx < w)
-          s += inp[(((long)b * h + yy) * w + xx) * C + c];
-    }
-    out[idx] = s * inv;
-  }
-}
-
 static void cuda_im2col_patches(float *cols, const float *img, int B, int H, int W, int P) {
   long n = (long)B * (H / P) * (W / P) * 3 * P * P;
   if (n <= 0)
@@ -424,11 +406,234 @@ static void cuda_assemble_tokens(float *out, const float *patches, const float *
   CHECK_LAUNCH();
 }
 
-static void cuda_box_average(float *out, const float *inp, int B, int h, int w, int C, int r) {
-  long n = (long)B * h * w * C;
+/* ---- training (anomalyncd_spec §5): the mirrors of ops_cpu.c's training ops. Every gradient is
+ * added (+=) into its buffer; NULL ones are skipped. ---- */
+
+/* dinp of one row per block: rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dout * weight. */
+static __global__ void layernorm_backward_kernel(float *dinp, const float *dout, const float *inp,
+                                                 const float *weight, const float *mean,
+                                                 const float *rstd, long rows, int C) {
+  for (long row = blockIdx.x; row < rows; row += gridDim.x) {
+    const float *x = inp + row * C, *dy = dout + row * C;
+    float m = mean[row], rs = rstd[row];
+    float sg = 0.0f, sgx = 0.0f;
+    for (int i = threadIdx.x; i < C; i += blockDim.x) {
+      float g = dy[i] * (weight ? weight[i] : 1.0f);
+      sg += g;
+      sgx += g * (x[i] - m) * rs;
+    }
+    float g_mean = block_sum(sg) / C, gx_mean = block_sum(sgx) / C;
+    for (int i = threadIdx.x; i < C; i += blockDim.x) {
+      float g = dy[i] * (weight ? weight[i] : 1.0f);
+      dinp[row * C + i] += rs * (g - g_mean - (x[i] - m) * rs * gx_mean);
+    }
+  }
+}
+
+/* Column sums over rows: dsum[c] += sum_r dout[r,c] and dprod[c] += sum_r dout[r,c] * x[r,c],
+ * where x is (inp - mean[r]) * rstd[r] when mean is given (LayerNorm's xhat), else inp. Blocks
+ * of COLS_X columns by COLS_Y threads down the rows; a block sums its chunk of rows and adds it
+ * with atomicAdd, so the order of the final sum (not the result to rounding) varies per run. */
+static const int COLS_X = 32, COLS_Y = 8;
+
+static __global__ void column_sums_kernel(float *dprod, float *dsum, const float *dout,
+                                          const float *inp, const float *mean, const float *rstd,
+                                          long rows, int C) {
+  __shared__ float part_prod[COLS_Y][COLS_X], part_sum[COLS_Y][COLS_X];
+  int c = blockIdx.x * COLS_X + threadIdx.x;
+  long chunk = (rows + gridDim.y - 1) / gridDim.y;
+  long r0 = blockIdx.y * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
+  float sp = 0.0f, ss = 0.0f;
+  if (c < C)
+    for (long r = r0 + threadIdx.y; r < r1; r += COLS_Y) {
+      float dy = dout[r * C + c];
+      ss += dy;
+      if (dprod) {
+        float x = inp[r * C + c];
+        sp += dy * (mean ? (x - mean[r]) * rstd[r] : x);
+      }
+    }
+  part_prod[threadIdx.y][threadIdx.x] = sp;
+  part_sum[threadIdx.y][threadIdx.x] = ss;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < C) {
+    for (int y = 1; y < COLS_Y; y++) {
+      sp += part_prod[y][threadIdx.x];
+      ss += part_sum[y][threadIdx.x];
+    }
+    if (dprod)
+      atomicAdd(dprod + c, sp);
+    if (dsum)
+      atomicAdd(dsum + c, ss);
+  }
+}
+
+static void column_sums(float *dprod, float *dsum, const float *dout, const float *inp,
+                        const float *mean, const float *rstd, long rows, int C) {
+  if ((!dprod && !dsum) || rows <= 0 || C <= 0)
+    return;
+  long chunks = (rows + 255) / 256; /* about 32 rows per thread */
+  dim3 grid((unsigned)((C + COLS_X - 1) / COLS_X), (unsigned)(chunks < 65535 ? chunks : 65535));
+  column_sums_kernel<<<grid, dim3(COLS_X, COLS_Y)>>>(dprod, dsum, dout, inp, mean, rstd, rows, C);
+  CHECK_LAUNCH();
+}
+
+static void cuda_layernorm_train(float *out, float *mean, float *rstd, const float *inp,
+                                 const float *weight, const float *bias, long rows, int C,
+                                 float eps) {
+  if (rows <= 0)
+    return;
+  layernorm_kernel<<<grid_rows(rows), BLOCK>>>(out, mean, rstd, inp, weight, bias, rows, C, eps);
+  CHECK_LAUNCH();
+}
+
+static void cuda_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                                    const float *inp, const float *weight, const float *mean,
+                                    const float *rstd, long rows, int C) {
+  if (rows <= 0)
+    return;
+  if (dinp) {
+    layernorm_backward_kernel<<<grid_rows(rows), BLOCK>>>(dinp, dout, inp, weight, mean, rstd, rows,
+                                                          C);
+    CHECK_LAUNCH();
+  }
+  column_sums(dweight, dbias, dout, inp, mean, rstd, rows, C);
+}
+
+/* dinp[M,K] += dout[M,N] . weight[N,K]; dweight[N,K] += dout^T . inp[M,K]; dbias: column sums. */
+static void cuda_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                                 const float *inp, const float *weight, int M, int K, int N) {
+  if (dinp)
+    gemm_rowmajor(dinp, dout, weight, 1, M, K, N, 0, 0, N, K, K, 0, 0, 0, 1.0f, 1.0f);
+  if (dweight)
+    gemm_rowmajor(dweight, dout, inp, 1, N, K, M, 1, 0, N, K, K, 0, 0, 0, 1.0f, 1.0f);
+  column_sums(NULL, dbias, dout, NULL, NULL, NULL, M, N);
+}
+
+/* d/dx x Phi(x) = Phi(x) + x phi(x). */
+static __global__ void gelu_backward_kernel(float *dinp, const float *inp, const float *dout,
+                                            long n) {
+  GRID_STRIDE(i, n) {
+    float x = inp[i];
+    float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+    float pdf = 0.39894228040143267794f * expf(-0.5f * x * x);
+    dinp[i] += (cdf + x * pdf) * dout[i];
+  }
+}
+
+/* d/dx x s(a x) = s + a x s (1 - s), a = 1.702. */
+static __global__ void quick_gelu_backward_kernel(float *dinp, const float *inp, const float *dout,
+                                                  long n) {
+  GRID_STRIDE(i, n) {
+    float x = inp[i];
+    float s = 1.0f / (1.0f + expf(-1.702f * x));
+    dinp[i] += (s + 1.702f * x * s * (1.0f - s)) * dout[i];
+  }
+}
+
+static void cuda_gelu_backward(float *dinp, const float *inp, const float *dout, long n) {
   if (n <= 0)
     return;
-  box_average_kernel<<<grid_for(n), BLOCK>>>(out, inp, B, h, w, C, r);
+  gelu_backward_kernel<<<grid_for(n), BLOCK>>>(dinp, inp, dout, n);
+  CHECK_LAUNCH();
+}
+
+static void cuda_quick_gelu_backward(float *dinp, const float *inp, const float *dout, long n) {
+  if (n <= 0)
+    return;
+  quick_gelu_backward_kernel<<<grid_for(n), BLOCK>>>(dinp, inp, dout, n);
+  CHECK_LAUNCH();
+}
+
+static __global__ void add_scaled_backward_kernel(float *da, float *db, const float *dout,
+                                                  const float *gamma, long n, int C) {
+  GRID_STRIDE(i, n) {
+    if (da)
+      da[i] += dout[i];
+    if (db)
+      db[i] += (gamma ? gamma[i % C] : 1.0f) * dout[i];
+  }
+}
+
+static void cuda_add_scaled_backward(float *da, float *db, float *dgamma, const float *dout,
+                                     const float *b, const float *gamma, long rows, int C) {
+  long n = rows * C;
+  if (n <= 0)
+    return;
+  if (da || db) {
+    add_scaled_backward_kernel<<<grid_for(n), BLOCK>>>(da, db, dout, gamma, n, C);
+    CHECK_LAUNCH();
+  }
+  column_sums(dgamma, NULL, dout, b, NULL, NULL, rows, C);
+}
+
+/* The softmax backward of one row per block, in place: ds = p o (dp - sum(p o dp)). */
+static __global__ void softmax_backward_kernel(float *dp, const float *p, long rows, int cols) {
+  for (long row = blockIdx.x; row < rows; row += gridDim.x) {
+    float *d = dp + row * cols;
+    const float *pr = p + row * cols;
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < cols; i += blockDim.x)
+      s += pr[i] * d[i];
+    float dot = block_sum(s);
+    for (int i = threadIdx.x; i < cols; i += blockDim.x)
+      d[i] = pr[i] * (d[i] - dot);
+  }
+}
+
+/* One image at a time, its NH heads a strided batch (as cuda_attention), on scratch P and dS of
+ * NH*T*T floats each:
+ *   P = softmax(scale q k^T (+ cls_bias on query row 0))   recomputed as the forward does
+ *   dv += P^T do,  dS = do v^T then P o (dS - rowsum(dS o P)),
+ *   dq += scale dS k,  dk += scale dS^T q. */
+static size_t cuda_attention_backward_scratch(int B, int T, int C, int NH) {
+  (void)B, (void)C;
+  return (size_t)2 * NH * T * T;
+}
+
+static void cuda_attention_backward(float *dqkv, float *scratch, const float *dout,
+                                    const float *qkv, const float *cls_bias, int B, int T, int C,
+                                    int NH) {
+  int hd = C / NH;
+  float scale = 1.0f / sqrtf((float)hd);
+  long TT = (long)T * T, rows = (long)NH * T;
+  if (B <= 0 || rows <= 0)
+    return;
+  float *P = scratch, *dS = scratch + NH * TT;
+  for (int b = 0; b < B; b++) {
+    const float *q = qkv + (long)b * T * 3 * C, *k = q + C, *v = q + 2 * C;
+    const float *dO = dout + (long)b * T * C;
+    float *dq = dqkv + (long)b * T * 3 * C, *dk = dq + C, *dv = dq + 2 * C;
+    gemm_rowmajor(P, q, k, NH, T, T, hd, 0, 1, 3 * C, 3 * C, T, hd, hd, TT, scale, 0.0f);
+    softmax_kernel<<<grid_rows(rows), BLOCK>>>(P, P, cls_bias ? cls_bias + (long)b * T : NULL, rows,
+                                               T, T, NH);
+    CHECK_LAUNCH();
+    gemm_rowmajor(dv, P, dO, NH, T, hd, T, 1, 0, T, C, 3 * C, TT, hd, hd, 1.0f, 1.0f);
+    gemm_rowmajor(dS, dO, v, NH, T, T, hd, 0, 1, C, 3 * C, T, hd, hd, TT, 1.0f, 0.0f);
+    softmax_backward_kernel<<<grid_rows(rows), BLOCK>>>(dS, P, rows, T);
+    CHECK_LAUNCH();
+    gemm_rowmajor(dq, dS, k, NH, T, hd, T, 0, 0, T, 3 * C, 3 * C, TT, hd, hd, scale, 1.0f);
+    gemm_rowmajor(dk, dS, q, NH, T, hd, T, 1, 0, T, 3 * C, 3 * C, TT, hd, hd, scale, 1.0f);
+  }
+}
+
+/* torch.optim.SGD with momentum, dampening 0 (anomalyncd_spec §5.6). */
+static __global__ void sgd_kernel(float *param, float *momentum_buf, const float *grad, long n,
+                                  float lr, float momentum, float weight_decay, int first_step) {
+  GRID_STRIDE(i, n) {
+    float g = grad[i] + weight_decay * param[i];
+    float buf = first_step ? g : momentum * momentum_buf[i] + g;
+    momentum_buf[i] = buf;
+    param[i] -= lr * buf;
+  }
+}
+
+static void cuda_sgd_update(float *param, float *momentum_buf, const float *grad, long n, float lr,
+                            float momentum, float weight_decay, int first_step) {
+  if (n <= 0)
+    return;
+  sgd_kernel<<<grid_for(n), BLOCK>>>(param, momentum_buf, grad, n, lr, momentum, weight_decay,
+                                     first_step);
   CHECK_LAUNCH();
 }
 
@@ -457,7 +662,15 @@ static ops cuda_table(void) {
   t.attention = cuda_attention;
   t.im2col_patches = cuda_im2col_patches;
   t.assemble_tokens = cuda_assemble_tokens;
-  t.box_average = cuda_box_average;
+  t.layernorm_train = cuda_layernorm_train;
+  t.layernorm_backward = cuda_layernorm_backward;
+  t.matmul_backward = cuda_matmul_backward;
+  t.gelu_backward = cuda_gelu_backward;
+  t.quick_gelu_backward = cuda_quick_gelu_backward;
+  t.add_scaled_backward = cuda_add_scaled_backward;
+  t.attention_backward = cuda_attention_backward;
+  t.attention_backward_scratch = cuda_attention_backward_scratch;
+  t.sgd_update = cuda_sgd_update;
   return t;
 }
 

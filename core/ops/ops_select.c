@@ -5,12 +5,9 @@
 #include "error.h"
 #include "ops.h"
 
-/* Scores/probabilities [B,NH,T,T] first (cpu uses only these: q, k, v are strided views into
- * qkv), then 4 * B*T*C for a backend that permutes q, k, v and the output into head-major
- * [B,NH,T,C/NH] copies (cuda). */
-size_t ops_attention_scratch(int B, int T, int C, int NH) {
-  return (size_t)B * NH * T * T + (size_t)4 * B * T * C;
-}
+/* Scores/probabilities [B,NH,T,T]: cpu and cuda both take q, k, v as strided views into qkv and
+ * write each head's output into its columns of out, so they need no head-major copies. */
+size_t ops_attention_scratch(int B, int T, int NH) { return (size_t)B * NH * T * T; }
 
 const ops *ops_select(const char *device) {
   if (strcmp(device, "cpu") == 0)

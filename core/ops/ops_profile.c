@@ -98,9 +98,6 @@ static void p_assemble_tokens(float *out, const float *patches, const float *cls
                               int B, int L, int D, int has_cls) {
   TIMED("assemble_tokens", 0, inner->assemble_tokens(out, patches, cls, pos, B, L, D, has_cls));
 }
-static void p_box_average(float *out, const float *inp, int B, int h, int w, int C, int r) {
-  TIMED("box_average", 0, inner->box_average(out, inp, B, h, w, C, r));
-}
 static void p_copy(void *dst, const void *src, size_t bytes) {
   TIMED("copy", 0, inner->copy(dst, src, bytes));
 }
@@ -122,7 +119,6 @@ const ops *ops_profile(const ops *o) {
   profiled.attention = p_attention;
   profiled.im2col_patches = p_im2col_patches;
   profiled.assemble_tokens = p_assemble_tokens;
-  profiled.box_average = p_box_average;
   profiled.copy = p_copy;
   ops_profile_reset();
   return &profiled;

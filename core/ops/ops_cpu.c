@@ -1,7 +1,8 @@
 /* The CPU backend: the reference every other backend is checked against. GEMMs go to OpenBLAS
  * (row-major cblas_sgemm); every other op is a plain loop over rows, parallel with OpenMP.
- * Reductions (LayerNorm moments, softmax sums, norms) accumulate in double so the
- * reference is more exact than the fp32 PyTorch it is compared with. */
+ * Reductions (LayerNorm moments, norms) accumulate in double so the reference is more exact
+ * than the fp32 PyTorch it is compared with. The hot loops of the forward (LayerNorm, GELU,
+ * softmax) are written for the compiler to vectorise (dev/cpu/lab_rowwise.c measures them). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -12,6 +13,7 @@
 #include "blas_select.h"
 #include "error.h"
 #include "ops.h"
+#include "vecmath.h"
 
 /* ---- memory: host memory ---- */
 
@@ -111,60 +113,114 @@ static void cpu_gemm_batched(float *C, const float *A, const float *B, int batch
   }
 }
 
-/* ---- row-wise ops ---- */
+/* ---- row-wise ops ----
+ * The builds target plain x86-64 (SSE2); the hot loops are cloned for AVX2 and AVX-512 and the
+ * loader picks one per CPU. Sums run over LANES fixed lanes rather than one accumulator, which
+ * the compiler may vectorise without reordering, so every clone gives the same bits. */
+
+#define CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define LANES 16
+
+/* One row: two passes in double (exact mean for a constant row, no cancellation), the moments
+ * returned for the training forward. */
+CPU_CLONES static void layernorm_row(float *y, const float *x, const float *weight,
+                                     const float *bias, int C, float eps, double *mean_out,
+                                     double *rstd_out) {
+  double s[LANES] = {0}, sum = 0.0, ss = 0.0;
+  int c0 = C / LANES * LANES;
+  for (int c = 0; c < c0; c += LANES)
+    for (int l = 0; l < LANES; l++)
+      s[l] += x[c + l];
+  for (int c = c0; c < C; c++)
+    sum += x[c];
+  for (int l = 0; l < LANES; l++)
+    sum += s[l], s[l] = 0.0;
+  double mean = sum / C;
+  for (int c = 0; c < c0; c += LANES)
+    for (int l = 0; l < LANES; l++) {
+      double d = x[c + l] - mean;
+      s[l] += d * d;
+    }
+  for (int c = c0; c < C; c++) {
+    double d = x[c] - mean;
+    ss += d * d;
+  }
+  for (int l = 0; l < LANES; l++)
+    ss += s[l];
+  double rstd = 1.0 / sqrt(ss / C + eps);
+  if (weight) { /* omp simd: y may be x, which gcc's overlap check would send to scalar code */
+#pragma omp simd
+    for (int c = 0; c < C; c++)
+      y[c] = (float)((x[c] - mean) * rstd) * weight[c] + (bias ? bias[c] : 0.0f);
+  } else {
+#pragma omp simd
+    for (int c = 0; c < C; c++)
+      y[c] = (float)((x[c] - mean) * rstd);
+  }
+  *mean_out = mean;
+  *rstd_out = rstd;
+}
 
 static void cpu_layernorm(float *out, const float *inp, const float *weight, const float *bias,
                           long rows, int C, float eps) {
-#pragma omp parallel for
+#pragma omp parallel for schedule(dynamic, 16) /* as elementwise(): robust to preemption */
   for (long r = 0; r < rows; r++) {
-    const float *x = inp + r * C;
-    float *y = out + r * C;
-    double sum = 0.0; /* two passes in double: exact mean for a constant row, no cancellation */
-    for (int c = 0; c < C; c++)
-      sum += x[c];
-    double mean = sum / C;
-    double ss = 0.0;
-    for (int c = 0; c < C; c++) {
-      double d = x[c] - mean;
-      ss += d * d;
-    }
-    double rstd = 1.0 / sqrt(ss / C + eps);
-    for (int c = 0; c < C; c++) {
-      float v = (float)((x[c] - mean) * rstd);
-      y[c] = weight ? v * weight[c] + (bias ? bias[c] : 0.0f) : v;
-    }
+    double mean, rstd;
+    layernorm_row(out + r * C, inp + r * C, weight, bias, C, eps, &mean, &rstd);
   }
 }
 
-/* PyTorch's CPU GELU: 0.5 x (1 + erf(x / sqrt 2)) in float. */
-static void cpu_gelu(float *out, const float *inp, long n) {
-#pragma omp parallel for
-  for (long i = 0; i < n; i++) {
-    float x = inp[i];
-    out[i] = 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f));
-  }
+/* PyTorch's CPU GELU: 0.5 x (1 + erf(x / sqrt 2)) in float, erf vectorised as PyTorch's is. */
+CPU_CLONES static void gelu_span(float *out, const float *inp, long n) {
+#pragma omp simd
+  for (long i = 0; i < n; i++)
+    out[i] = 0.5f * inp[i] * (1.0f + vm_erff(inp[i] * 0.70710678118654752440f));
 }
 
-/* OpenAI CLIP's QuickGELU: x * sigmoid(1.702 x). */
+/* OpenAI CLIP's QuickGELU: x * sigmoid(1.702 x). (omp simd in these loops: out may be inp.) */
+CPU_CLONES static void quick_gelu_span(float *out, const float *inp, long n) {
+#pragma omp simd
+  for (long i = 0; i < n; i++)
+    out[i] = inp[i] / (1.0f + vm_expf(-1.702f * inp[i]));
+}
+
+/* fn over the n elements in chunks of 64 KiB handed out dynamically: on a shared machine a
+ * preempted thread then holds up one chunk, not half the work. */
+static void elementwise(void (*fn)(float *, const float *, long), float *out, const float *inp,
+                        long n) {
+  const long chunk = 16384;
+#pragma omp parallel for schedule(dynamic)
+  for (long i = 0; i < n; i += chunk)
+    fn(out + i, inp + i, n - i < chunk ? n - i : chunk);
+}
+
+static void cpu_gelu(float *out, const float *inp, long n) { elementwise(gelu_span, out, inp, n); }
+
 static void cpu_quick_gelu(float *out, const float *inp, long n) {
-#pragma omp parallel for
-  for (long i = 0; i < n; i++) {
-    float x = inp[i];
-    out[i] = x / (1.0f + expf(-1.702f * x));
-  }
+  elementwise(quick_gelu_span, out, inp, n);
 }
 
-/* Stable softmax of one row: subtract the max; the sum in double. out may alias x. */
-static void softmax_row(float *y, const float *x, int cols) {
-  float mx = -INFINITY;
+/* Stable softmax of one row: subtract the max. out may alias x. One pass each for the max
+ * (exact in any order), e^, the sum (fixed lanes) and the scaling: separate passes over a row in
+ * L1 vectorise better than one fused loop. */
+CPU_CLONES static void softmax_row(float *y, const float *x, int cols) {
+  float mx = -INFINITY, s[LANES] = {0}, sum = 0.0f;
+  int c0 = cols / LANES * LANES;
+#pragma omp simd reduction(max : mx)
   for (int c = 0; c < cols; c++)
     mx = x[c] > mx ? x[c] : mx;
-  double sum = 0.0;
-  for (int c = 0; c < cols; c++) {
-    y[c] = expf(x[c] - mx);
+#pragma omp simd
+  for (int c = 0; c < cols; c++)
+    y[c] = vm_expf(x[c] - mx);
+  for (int c = 0; c < c0; c += LANES)
+    for (int l = 0; l < LANES; l++)
+      s[l] += y[c + l];
+  for (int c = c0; c < cols; c++)
     sum += y[c];
-  }
-  float inv = (float)(1.0 / sum);
+  for (int l = 0; l < LANES; l++)
+    sum += s[l];
+  float inv = 1.0f / sum;
+#pragma omp simd
   for (int c = 0; c < cols; c++)
     y[c] *= inv;
 }
@@ -206,28 +262,34 @@ static void cpu_l2_normalize(float *out, const float *inp, long rows, int C, flo
 
 /* ---- attention ---- */
 
-/* One (image, head) pair per thread at a time: scores q.k^T into its [T, T] slice of scratch,
- * softmax (with MGViT's additive bias on query row 0), then P.v into its C/NH columns of out.
- * q, k, v are strided views into qkv (row stride 3C). */
+/* One (image, head) pair per thread at a time, on the thread's own [T, T] tile of scratch, which
+ * stays in cache from one pair to the next: scores q.k^T, softmax in place (with MGViT's additive
+ * bias on query row 0), then P.v into the head's C/NH columns of out. q, k, v are strided views
+ * into qkv (row stride 3C). Pairs are handed out dynamically: a preempted thread delays one pair,
+ * not a whole share (dev/cpu/lab_attention.c compares the variants). */
 static void cpu_attention(float *out, float *scratch, const float *qkv, const float *cls_bias,
                           int B, int T, int C, int NH) {
   int hs = C / NH;
   float scale = 1.0f / sqrtf((float)hs);
   long TT = (long)T * T;
-#pragma omp parallel for schedule(static)
-  for (int bh = 0; bh < B * NH; bh++) {
-    int b = bh / NH, h = bh % NH;
-    const float *q = qkv + (long)b * T * 3 * C + h * hs;
-    float *s = scratch + bh * TT;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, q + C, 3 * C,
-                0.0f, s, T);
-    if (cls_bias)
-      for (int j = 0; j < T; j++)
-        s[j] += cls_bias[(long)b * T + j];
-    for (int r = 0; r < T; r++)
-      softmax_row(s + (long)r * T, s + (long)r * T, T);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, s, T, q + 2 * C, 3 * C,
-                0.0f, out + (long)b * T * C + h * hs, C);
+  int nt = omp_get_max_threads(); /* no more threads than pairs: scratch has B*NH tiles */
+#pragma omp parallel num_threads(nt < B * NH ? nt : B * NH)
+  {
+    float *s = scratch + TT * omp_get_thread_num();
+#pragma omp for schedule(dynamic)
+    for (int bh = 0; bh < B * NH; bh++) {
+      int b = bh / NH, h = bh % NH;
+      const float *q = qkv + (long)b * T * 3 * C + h * hs;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, q + C, 3 * C,
+                  0.0f, s, T);
+      if (cls_bias)
+        for (int j = 0; j < T; j++)
+          s[j] += cls_bias[(long)b * T + j];
+      for (int r = 0; r < T; r++)
+        softmax_row(s + (long)r * T, s + (long)r * T, T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, s, T, q + 2 * C, 3 * C,
+                  0.0f, out + (long)b * T * C + h * hs, C);
+    }
   }
 }
 
@@ -273,22 +335,8 @@ static void cpu_layernorm_train(float *out, float *mean, float *rstd, const floa
                                 float eps) {
 #pragma omp parallel for
   for (long r = 0; r < rows; r++) {
-    const float *x = inp + r * C;
-    float *y = out + r * C;
-    double sum = 0.0;
-    for (int c = 0; c < C; c++)
-      sum += x[c];
-    double m = sum / C;
-    double ss = 0.0;
-    for (int c = 0; c < C; c++) {
-      double d = x[c] - m;
-      ss += d * d;
-    }
-    double rs = 1.0 / sqrt(ss / C + eps);
-    for (int c = 0; c < C; c++) {
-      float v = (float)((x[c] - m) * rs);
-      y[c] = weight ? v * weight[c] + (bias ? bias[c] : 0.0f) : v;
-    }
+    double m, rs;
+    layernorm_row(out + r * C, inp + r * C, weight, bias, C, eps, &m, &rs);
     mean[r] = (float)m;
     rstd[r] = (float)rs;
   }

@@ -15,15 +15,17 @@ static inline float vm_bits_to_float(int32_t i) {
   return u.f;
 }
 
-/* e^x within 2 ulp (Cephes expf's polynomial on [-ln2/2, ln2/2]); 0 below -87.3 (and for
- * -inf), exact 2^127-range scaling up to 88.7 (clamped above: callers never get there). */
+/* e^x within 2 ulp (Cephes expf's polynomial on [-ln2/2, ln2/2]; 4 ulp above 88.3) on
+ * [-87.3, 88.7]: 0 below (and for -inf), inf above, NaN for NaN. k comes from x clamped so that NaN
+ * lands in range too (the float-to-int conversion and the shift must stay defined); r from x
+ * itself, so NaN and large x carry through the polynomial. */
 static inline float vm_expf(float x) {
-  float xc = x > 88.3f ? 88.3f : x;
-  xc = xc < -87.3f ? -87.3f : xc;
+  float xc = x < 88.3f ? x : 88.3f;
+  xc = xc > -87.3f ? xc : -87.3f;
   /* k = round(x / ln2) by the 1.5 * 2^23 trick, r = x - k ln2 in two parts (Cody-Waite). */
   float k = xc * 1.44269504088896341f + 12582912.0f;
   k = k - 12582912.0f;
-  float r = xc - k * 0.693359375f;
+  float r = x - k * 0.693359375f;
   r = r - k * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -32,7 +34,7 @@ static inline float vm_expf(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
-  float y = p * vm_bits_to_float(((int32_t)k + 127) << 23);
+  float y = p * vm_bits_to_float(((int32_t)k + 127) << 23); /* k in [-126, 127] */
   return x < -87.3f ? 0.0f : y;
 }
 

@@ -233,18 +233,21 @@ static void cpu_softmax(float *out, const float *inp, long rows, int cols) {
     softmax_row(out + r * cols, inp + r * cols, cols);
 }
 
+/* The residual adds, in dynamic chunks as elementwise() (simd: out may be a). */
 static void cpu_add(float *out, const float *a, const float *b, long n) {
-#pragma omp parallel for
+#pragma omp parallel for simd schedule(dynamic, 16384)
   for (long i = 0; i < n; i++)
     out[i] = a[i] + b[i];
 }
 
 static void cpu_add_scaled(float *out, const float *a, const float *b, const float *gamma,
                            long rows, int C) {
-#pragma omp parallel for
-  for (long r = 0; r < rows; r++)
+#pragma omp parallel for schedule(dynamic, 16)
+  for (long r = 0; r < rows; r++) {
+#pragma omp simd
     for (int c = 0; c < C; c++)
       out[r * C + c] = a[r * C + c] + (gamma ? gamma[c] : 1.0f) * b[r * C + c];
+  }
 }
 
 /* torch.nn.functional.normalize: x / max(||x||_2, eps). */

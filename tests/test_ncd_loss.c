@@ -23,14 +23,18 @@
 
 static double worst_fd; /* the largest normalised FD error over the whole test */
 
+static double uniform01(rng *r) { return (double)(rng_u64(r) >> 11) * 0x1.0p-53; }
+
 static void fill_uniform(float *x, long n, rng *r, double lo, double hi) {
   for (long i = 0; i < n; i++)
-    x[i] = (float)(lo + (hi - lo) * rng_uniform(r));
+    x[i] = (float)(lo + (hi - lo) * uniform01(r));
 }
 
-static void fill_normal(float *x, long n, rng *r, double sd) {
-  for (long i = 0; i < n; i++)
-    x[i] = (float)(sd * rng_normal(r));
+static void fill_normal(float *x, long n, rng *r, double sd) { /* Box-Muller */
+  for (long i = 0; i < n; i++) {
+    double u1 = uniform01(r), u2 = uniform01(r);
+    x[i] = (float)(sd * sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2));
+  }
 }
 
 /* A scalar function of the buffers that x points into. */
@@ -48,7 +52,7 @@ static double check_fd(const char *what, scalar_fn fn, void *ctx, float *x, cons
   double f0 = fn(ctx);
   long count = samples > 0 ? samples : n;
   for (long s = 0; s < count; s++) {
-    long i = samples > 0 ? (long)(rng_uniform(&r) * n) : s;
+    long i = samples > 0 ? (long)(uniform01(&r) * n) : s;
     float x0 = x[i];
     float xp = (float)(x0 + FD_STEP), xm = (float)(x0 - FD_STEP);
     double hp = (double)xp - x0, hm = x0 - (double)xm; /* the steps float can represent */
@@ -205,9 +209,9 @@ static void batch_init(batch *b, int B, int Z, int C, int H, uint64_t seed) {
   memcpy(b->teacher, b->logits, sizeof(float) * H * N * C);
   ncd_loss_cfg_default(&b->cfg);
   for (int i = 0; i < B; i++) {
-    b->is_base[i] = i % 5 == 0 || i % 5 == 2 || i % 5 == 3;        /* 3 of 5 base */
-    b->label[i] = b->is_base[i] ? (int)(rng_uniform(&r) * 2) : -7; /* repeats: several positives */
-    b->score[i] = (float)rng_uniform(&r);                          /* about half below 0.5 */
+    b->is_base[i] = i % 5 == 0 || i % 5 == 2 || i % 5 == 3;      /* 3 of 5 base */
+    b->label[i] = b->is_base[i] ? (int)(uniform01(&r) * 2) : -7; /* repeats: several positives */
+    b->score[i] = (float)uniform01(&r);                          /* about half below 0.5 */
     b->weight[i] = b->is_base[i] ? 0.0f : ncd_correction_weight(b->score[i], b->cfg.anomaly_thred);
   }
   b->teacher_temp = 0.05;

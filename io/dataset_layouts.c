@@ -2,6 +2,7 @@
  * shared folder helpers. Order (musc §A.3): test types sorted by name with the normal type among
  * them, files sorted within a type (strcmp, like Python's sorted()), then the train images;
  * VisA keeps the split CSV's row order. Dotfiles and files that are not images are ignored.
+ * A mask is named after the image's stem, its file name up to the first dot (fs_stem).
  *
  * Layout details that the README documents:
  * - mvtec/btad: the normal type is dataset.normal_type (btad: "ok"; the default "good" means
@@ -16,6 +17,7 @@
  *   every other folder of <cat> except the mask folder is a test type. */
 #include "dataset.h"
 #include "error.h"
+#include "fsutil.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -79,14 +81,6 @@ static int is_image_name(const char *name) {
 /* MTD keeps the mask (.png) next to the image (.jpg): only the non-PNG files are images. */
 static int is_mtd_image_name(const char *name) {
   return is_image_name(name) && strcasecmp(extension(name), "png") != 0;
-}
-
-/* The file name without its last extension. */
-static void stem_of(char *out, size_t n, const char *name) {
-  snprintf(out, n, "%s", name);
-  char *dot = strrchr(out, '.');
-  if (dot && dot != out)
-    *dot = 0;
 }
 
 typedef struct {
@@ -218,8 +212,9 @@ static int add_type_folder(ds_manifest *m, const char *type_dir, const char *typ
     rc = ancd_errorf("%s: empty type folder (no images)", type_dir);
   for (int i = 0; i < files.n && rc == 0; i++) {
     char path[CFG_PATH_LEN], mask[CFG_PATH_LEN] = "", stem[CFG_PATH_LEN];
-    stem_of(stem, sizeof stem, files.v[i]);
-    rc = pathf(path, "%s/%s", type_dir, files.v[i]);
+    rc = fs_stem(stem, sizeof stem, files.v[i]);
+    if (rc == 0)
+      rc = pathf(path, "%s/%s", type_dir, files.v[i]);
     if (rc == 0 && label && mr && mr->gt_dir)
       rc = find_mask(mask, mr, path, stem);
     if (rc == 0)
@@ -594,8 +589,9 @@ static int scan_mtd(ds_manifest *m, const cfg_dataset *d, const char *root) {
         if (split != pass)
           continue;
         char path[CFG_PATH_LEN], mask[CFG_PATH_LEN] = "", stem[CFG_PATH_LEN];
-        stem_of(stem, sizeof stem, files.v[k]);
-        rc = pathf(path, "%s/%s", dir, files.v[k]);
+        rc = fs_stem(stem, sizeof stem, files.v[k]);
+        if (rc == 0)
+          rc = pathf(path, "%s/%s", dir, files.v[k]);
         if (rc == 0 && !cls[i].normal && (rc = pathf(mask, "%s/%s.png", dir, stem)) == 0 &&
             !is_file(mask))
           rc = ancd_errorf("%s: anomalous image without its mask (expected %s)", path, mask);

@@ -65,8 +65,9 @@ void maps_to_u8(uint8_t *out, const float *maps, size_t n, float lo, float hi);
 
 /* Jet heat maps (detect.vis, musc §A.9): single_norm: each map scaled by its own min/max, written
  * only for anomalous images (labels != 0); whole_norm: one min/max over the category, every image;
- * none: nothing. Written to <dir>/<type>/<stem>.png; blended 0.5 over the image resized to S x S
- * when rgb [n, S, S, 3] is not NULL, plain jet as MuSc otherwise. */
+ * none: nothing. Written to <dir>/<type>/<name>.png (the image's file name with the extension
+ * .png); blended 0.5 over the image resized to S x S when rgb [n, S, S, 3] is not NULL, plain jet
+ * as MuSc otherwise. */
 int heatmaps_write(const char *dir, const char *mode, const float *maps, const uint8_t *rgb,
                    const uint8_t *labels, int n, int S, const char *const *paths,
                    const char *const *types);

@@ -110,3 +110,13 @@ int fs_replace_ext(char *out, size_t n, const char *name, const char *ext) {
   strcpy(out + stem, ext);
   return 0;
 }
+
+int fs_stem(char *out, size_t n, const char *path) {
+  const char *name = fs_basename(path), *dot = strchr(name, '.');
+  size_t len = dot ? (size_t)(dot - name) : strlen(name);
+  if (len + 1 > n)
+    return ancd_errorf("%s: file name too long", path);
+  memcpy(out, name, len);
+  out[len] = '\0';
+  return 0;
+}

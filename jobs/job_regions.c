@@ -244,10 +244,8 @@ static void search_range(regions_run *r) {
 /* <dir>/regions_vis/<type>/<stem>.png */
 static void vis_path(char *out, size_t n, const regions_run *r, const regions_item *it) {
   char stem[CFG_PATH_LEN];
-  snprintf(stem, sizeof stem, "%s", fs_basename(it->path));
-  char *dot = strchr(stem, '.');
-  if (dot)
-    *dot = '\0';
+  if (fs_stem(stem, sizeof stem, it->path) != 0)
+    ANCD_FATAL("%s", ancd_error()); /* cannot be: the stem is shorter than the path */
   snprintf(out, n, "%s/regions_vis/%s/%s.png", r->dir, it->type, stem);
 }
 

@@ -126,22 +126,12 @@ static void free_names(char **names, int n) {
   free(names);
 }
 
-/* The file name up to its first dot (AnomalyNCD's stem). */
-static void stem_of(char *out, size_t n, const char *name) {
-  snprintf(out, n, "%s", fs_basename(name));
-  char *dot = strchr(out, '.');
-  if (dot)
-    *dot = '\0';
-}
-
-/* 1 when some name in names[0..n) has the stem s. */
+/* 1 when some name in names[0..n) has the stem s (a name too long for a stem has none). */
 static int has_stem(char *const *names, int n, const char *s) {
   char t[CFG_PATH_LEN];
-  for (int i = 0; i < n; i++) {
-    stem_of(t, sizeof t, names[i]);
-    if (!strcmp(t, s))
+  for (int i = 0; i < n; i++)
+    if (fs_stem(t, sizeof t, names[i]) == 0 && !strcmp(t, s))
       return 1;
-  }
   return 0;
 }
 
@@ -185,14 +175,14 @@ static int pair_type(char (*map)[CFG_PATH_LEN], const ds_manifest *m, const int 
     for (int j = 0; j < k; j++)
       imnames[j] = (char *)im[j].name;
     for (int j = 0; j < k && rc == 0; j++) {
-      stem_of(s, sizeof s, im[j].name);
-      if (!has_stem(files, nf, s))
+      rc = fs_stem(s, sizeof s, im[j].name);
+      if (rc == 0 && !has_stem(files, nf, s))
         rc = ancd_errorf("%s: missing anomaly map: no %s/%s.* (%d images, %d maps in %s)",
                          m->items[im[j].index].path, dir, s, k, nf, dir);
     }
     for (int j = 0; j < nf && rc == 0; j++) {
-      stem_of(s, sizeof s, files[j]);
-      if (!has_stem(imnames, k, s))
+      rc = fs_stem(s, sizeof s, files[j]);
+      if (rc == 0 && !has_stem(imnames, k, s))
         rc = ancd_errorf("%s/%s: extra anomaly map: no image %s.* of type %s (%d images, %d maps)",
                          dir, files[j], s, type, k, nf);
     }

@@ -1,9 +1,11 @@
-/* File-system helpers: mkdir -p, atomic writes, path pieces. */
+/* File-system helpers: mkdir -p, atomic writes, folder listings, path pieces. */
 #include "fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,6 +95,63 @@ int fs_write_atomic(const char *path, const void *data, size_t n) {
     fsync(dfd);
     close(dfd);
   }
+  return 0;
+}
+
+void fs_names_push(fs_names *l, const char *s) {
+  if (l->n == l->cap) {
+    l->cap = l->cap ? 2 * l->cap : 16;
+    l->v = xrealloc(l->v, (size_t)l->cap * sizeof *l->v);
+  }
+  size_t len = strlen(s) + 1;
+  l->v[l->n] = xmalloc(len);
+  memcpy(l->v[l->n++], s, len);
+}
+
+void fs_names_free(fs_names *l) {
+  for (int i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int fs_list_dir(fs_names *out, const char *dir, fs_kind kind, int (*keep)(const char *name)) {
+  memset(out, 0, sizeof *out);
+  DIR *dp = opendir(dir);
+  if (!dp)
+    return ancd_errorf("%s: cannot open folder (%s)", dir, strerror(errno));
+  int rc = 0;
+  struct dirent *e;
+  errno = 0;
+  while (rc == 0 && (e = readdir(dp)) != NULL) {
+    if (e->d_name[0] == '.' || (keep && !keep(e->d_name))) {
+      errno = 0;
+      continue;
+    }
+    char p[FS_PATH_LEN];
+    struct stat st;
+    if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) >= (int)sizeof p)
+      rc = ancd_errorf("%.200s.../%.100s: path longer than %d bytes", dir, e->d_name,
+                       FS_PATH_LEN - 1);
+    else if (stat(p, &st) == 0 && (kind == FS_DIRS ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)))
+      fs_names_push(out, e->d_name);
+    /* readdir leaves errno alone at the end: a failed stat must not look like its error */
+    errno = 0;
+  }
+  if (rc == 0 && errno != 0)
+    rc = ancd_errorf("%s: cannot list folder (%s)", dir, strerror(errno));
+  if (closedir(dp) != 0 && rc == 0)
+    rc = ancd_errorf("%s: cannot close folder (%s)", dir, strerror(errno));
+  if (rc != 0) {
+    fs_names_free(out);
+    return -1;
+  }
+  if (out->n > 1)
+    qsort(out->v, (size_t)out->n, sizeof *out->v, by_name);
   return 0;
 }
 

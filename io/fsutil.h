@@ -1,5 +1,6 @@
-/* Small file-system helpers shared by the writers of outputs: mkdir -p, atomic whole-file writes
- * (DESIGN "Files": temp file, fsync, rename) and path pieces. */
+/* Small file-system helpers shared by the readers and writers of files: mkdir -p, atomic
+ * whole-file writes (DESIGN "Files": temp file, fsync, rename), sorted folder listings and path
+ * pieces. */
 #ifndef ANCD_FSUTIL_H
 #define ANCD_FSUTIL_H
 
@@ -10,6 +11,22 @@ int fs_mkdirs(const char *path);
 /* Writes data to <path>.tmp, fsyncs it, renames it to path and fsyncs the folder. The folder must
  * exist. On failure the .tmp is removed and path is untouched. */
 int fs_write_atomic(const char *path, const void *data, size_t n);
+
+/* A list of strings that the caller frees with fs_names_free. */
+typedef struct {
+  int n, cap;
+  char **v;
+} fs_names;
+void fs_names_push(fs_names *l, const char *s); /* a copy of s */
+void fs_names_free(fs_names *l);                /* and empties it */
+
+typedef enum { FS_FILES, FS_DIRS } fs_kind;
+/* *out = the names of the entries of dir that are regular files (FS_FILES) or folders (FS_DIRS),
+ * links followed, whose name passes keep (NULL: every name), sorted by strcmp (Python's
+ * sorted()). Dotfiles are skipped, so are links that lead nowhere. Failing to open or read dir,
+ * or an entry path longer than the limit, is an error (out then empty). */
+int fs_list_dir(fs_names *out, const char *dir, fs_kind kind, int (*keep)(const char *name));
+
 /* The last component of a path ("a/b/c.png" -> "c.png"; "c.png" -> itself). */
 const char *fs_basename(const char *path);
 /* out = the file name of path up to its first '.': AnomalyNCD's {stem} (anomalyncd_spec §1.3,

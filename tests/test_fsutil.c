@@ -1,5 +1,11 @@
-/* io/fsutil: the stem rule (anomalyncd_spec §1.3, §11.29: up to the first dot). */
+/* io/fsutil: the stem rule (anomalyncd_spec §1.3, §11.29: up to the first dot) and sorted folder
+ * listings with their errors. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "fsutil.h"
@@ -40,8 +46,94 @@ static void test_replace_ext(void) {
         "%s", out);
 }
 
+static void touch(const char *dir, const char *name) {
+  char p[4200];
+  PATHF(p, "%s/%s", dir, name);
+  CHECK(test_write_file(p, "x", 1) == 0, "cannot write %s", p);
+}
+
+static int not_txt(const char *name) {
+  const char *dot = strrchr(name, '.');
+  return !dot || strcmp(dot, ".txt") != 0;
+}
+
+static void test_list_dir(const char *tmp) {
+  char dir[4200], sub[4300], link[4300];
+  PATHF(dir, "%s/list", tmp);
+  touch(dir, "b.png");
+  touch(dir, "a.png");
+  touch(dir, "B.png"); /* strcmp order: upper case first */
+  touch(dir, "notes.txt");
+  touch(dir, ".hidden.png");
+  PATHF(sub, "%s/zdir", dir);
+  CHECK(test_mkdirs(sub) == 0, "mkdir %s", sub);
+  PATHF(sub, "%s/adir", dir);
+  CHECK(test_mkdirs(sub) == 0, "mkdir %s", sub);
+  PATHF(sub, "%s/.git", dir);
+  CHECK(test_mkdirs(sub) == 0, "mkdir %s", sub);
+  PATHF(link, "%s/dangling.png", dir); /* a link that leads nowhere is left out */
+  CHECK(symlink("/nonexistent/ancd", link) == 0, "symlink: %s", strerror(errno));
+  PATHF(link, "%s/linked.png", dir); /* links are followed */
+  CHECK(symlink("a.png", link) == 0, "symlink: %s", strerror(errno));
+
+  fs_names l;
+  CHECK(fs_list_dir(&l, dir, FS_FILES, NULL) == 0, "%s", ancd_error());
+  const char *files[] = {"B.png", "a.png", "b.png", "linked.png", "notes.txt"};
+  CHECK(l.n == 5, "%d files", l.n);
+  for (int i = 0; i < l.n && i < 5; i++)
+    CHECK(!strcmp(l.v[i], files[i]), "file %d: %s, want %s", i, l.v[i], files[i]);
+  fs_names_free(&l);
+  CHECK(l.n == 0 && l.v == NULL, "freed list not empty");
+
+  CHECK(fs_list_dir(&l, dir, FS_FILES, not_txt) == 0 && l.n == 4, "keep: %d", l.n);
+  fs_names_free(&l);
+
+  CHECK(fs_list_dir(&l, dir, FS_DIRS, NULL) == 0 && l.n == 2, "%d folders", l.n);
+  if (l.n == 2)
+    CHECK(!strcmp(l.v[0], "adir") && !strcmp(l.v[1], "zdir"), "folders %s %s", l.v[0], l.v[1]);
+  fs_names_free(&l);
+
+  CHECK(fs_list_dir(&l, sub, FS_FILES, NULL) == 0 && l.n == 0 && l.v == NULL, "empty folder");
+  fs_names_free(&l);
+
+  char missing[4300];
+  PATHF(missing, "%s/missing", dir);
+  CHECK(fs_list_dir(&l, missing, FS_DIRS, NULL) == -1 && strstr(ancd_error(), missing) && l.n == 0,
+        "missing folder: %s", ancd_error());
+  char file[4300];
+  PATHF(file, "%s/a.png", dir);
+  CHECK(fs_list_dir(&l, file, FS_FILES, NULL) == -1, "a file listed as a folder");
+
+  /* An entry whose path would be too long is an error, not a silently shorter path. */
+  char deep[4096];
+  size_t len = (size_t)snprintf(deep, sizeof deep, "%s/", tmp);
+  while (len + 201 < 4000) {
+    memset(deep + len, 'd', 200);
+    deep[len + 200] = '/';
+    len += 201;
+    deep[len] = '\0';
+  }
+  deep[len - 1] = '\0';
+  CHECK(test_mkdirs(deep) == 0, "mkdir deep: %s", strerror(errno));
+  char longname[300];
+  memset(longname, 'n', 250);
+  strcpy(longname + 250, ".png");
+  int dfd = open(deep, O_RDONLY | O_DIRECTORY); /* the entry's full path is past PATH_MAX */
+  int fd = dfd < 0 ? -1 : openat(dfd, longname, O_WRONLY | O_CREAT, 0644);
+  CHECK(fd >= 0, "cannot create the long entry: %s", strerror(errno));
+  if (fd >= 0)
+    close(fd);
+  if (dfd >= 0)
+    close(dfd);
+  CHECK(fs_list_dir(&l, deep, FS_FILES, NULL) == -1 && strstr(ancd_error(), "path longer") &&
+            l.n == 0,
+        "long entry: %s", ancd_error());
+}
+
 int main(void) {
+  const char *tmp = test_tmpdir("test_fsutil");
   test_stem();
   test_replace_ext();
+  test_list_dir(tmp);
   return test_done("test_fsutil");
 }

@@ -40,8 +40,9 @@ int fs_mkdirs(const char *path) {
 }
 
 /* The folder of path, for its fsync ("." when none). */
-static void parent_dir(char *out, size_t n, const char *path) {
-  snprintf(out, n, "%s", path);
+static int parent_dir(char *out, size_t n, const char *path) {
+  if (snprintf(out, n, "%s", path) >= (int)n)
+    return ancd_errorf("%s: path too long", path);
   char *slash = strrchr(out, '/');
   if (!slash)
     snprintf(out, n, ".");
@@ -49,10 +50,43 @@ static void parent_dir(char *out, size_t n, const char *path) {
     out[1] = '\0';
   else
     *slash = '\0';
+  return 0;
+}
+
+/* fsync of a file or a folder; a folder whose file system refuses (EINVAL, ENOTSUP) is synced. */
+static int fsync_path(const char *path, int is_dir) {
+  int fd = open(path, is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0)
+    return ancd_errorf("%s: cannot open to fsync: %s", path, strerror(errno));
+  int s = fsync(fd), err = errno;
+  if (close(fd) != 0 && s == 0) {
+    s = -1;
+    err = errno;
+  }
+  if (s != 0 && !(is_dir && (err == EINVAL || err == ENOTSUP)))
+    return ancd_errorf("%s: fsync failed: %s", path, strerror(err));
+  return 0;
+}
+
+int fs_publish(const char *tmp, const char *path) {
+  if (fsync_path(tmp, 0) != 0) {
+    unlink(tmp);
+    return -1;
+  }
+  if (rename(tmp, path) != 0) {
+    int err = errno;
+    unlink(tmp);
+    return ancd_errorf("%s: cannot rename to %s: %s", tmp, path, strerror(err));
+  }
+  /* The rename is durable only once the folder is synced. */
+  char dir[FS_PATH_LEN];
+  if (parent_dir(dir, sizeof dir, path) != 0)
+    return -1;
+  return fsync_path(dir, 1);
 }
 
 int fs_write_atomic(const char *path, const void *data, size_t n) {
-  char tmp[FS_PATH_LEN], dir[FS_PATH_LEN];
+  char tmp[FS_PATH_LEN];
   if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
     return ancd_errorf("%s: path too long", path);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -73,29 +107,12 @@ int fs_write_atomic(const char *path, const void *data, size_t n) {
     p += w;
     left -= (size_t)w;
   }
-  if (fsync(fd) != 0) {
-    int err = errno;
-    close(fd);
-    unlink(tmp);
-    return ancd_errorf("%s: fsync failed: %s", tmp, strerror(err));
-  }
   if (close(fd) != 0) {
-    unlink(tmp);
-    return ancd_errorf("%s: close failed: %s", tmp, strerror(errno));
-  }
-  if (rename(tmp, path) != 0) {
     int err = errno;
     unlink(tmp);
-    return ancd_errorf("%s: cannot rename to %s: %s", tmp, path, strerror(err));
+    return ancd_errorf("%s: close failed: %s", tmp, strerror(err));
   }
-  /* The rename is durable only once the folder is synced; some file systems refuse (EINVAL). */
-  parent_dir(dir, sizeof dir, path);
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return 0;
+  return fs_publish(tmp, path);
 }
 
 void fs_names_push(fs_names *l, const char *s) {

@@ -8,9 +8,15 @@
 
 /* mkdir -p: every missing component is created; an existing non-directory is an error. */
 int fs_mkdirs(const char *path);
-/* Writes data to <path>.tmp, fsyncs it, renames it to path and fsyncs the folder. The folder must
- * exist. On failure the .tmp is removed and path is untouched. */
+/* Writes data to <path>.tmp, then fs_publish()es it. The folder must exist. A failure up to the
+ * rename removes the .tmp and leaves path as it was. */
 int fs_write_atomic(const char *path, const void *data, size_t n);
+/* Makes a finished, closed temp file the file path, durably (DESIGN "Files"): fsyncs tmp, renames
+ * it to path, fsyncs path's folder. Every failure is an error, except a folder fsync that the file
+ * system refuses (EINVAL, ENOTSUP: it has nothing to sync). A failure up to the rename removes tmp
+ * and leaves path as it was; after the rename only the folder's fsync can fail (path is then the
+ * new file, maybe not yet durably). */
+int fs_publish(const char *tmp, const char *path);
 
 /* A list of strings that the caller frees with fs_names_free. */
 typedef struct {

@@ -1,5 +1,5 @@
-/* io/fsutil: the stem rule (anomalyncd_spec §1.3, §11.29: up to the first dot) and sorted folder
- * listings with their errors. */
+/* io/fsutil: the stem rule (anomalyncd_spec §1.3, §11.29: up to the first dot), sorted folder
+ * listings with their errors, and the atomic publish of a file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -130,10 +130,58 @@ static void test_list_dir(const char *tmp) {
         "long entry: %s", ancd_error());
 }
 
+static void read_back(const char *path, const char *want) {
+  char buf[64] = "";
+  FILE *f = fopen(path, "rb");
+  CHECK(f != NULL, "cannot open %s", path);
+  if (!f)
+    return;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  CHECK(!strcmp(buf, want), "%s holds '%s', want '%s'", path, buf, want);
+}
+
+static void test_publish(const char *tmp) {
+  char dir[4200], path[4300], tmpf[4300];
+  PATHF(dir, "%s/publish", tmp);
+  CHECK(fs_mkdirs(dir) == 0, "%s", ancd_error());
+  PATHF(path, "%s/out.json", dir);
+  PATHF(tmpf, "%s/out.json.tmp", dir);
+  CHECK(fs_write_atomic(path, "first", 5) == 0, "%s", ancd_error());
+  read_back(path, "first");
+  CHECK(!test_file_exists(tmpf), "the .tmp stayed");
+  CHECK(fs_write_atomic(path, "second", 6) == 0, "%s", ancd_error());
+  read_back(path, "second");
+
+  /* fs_publish of a finished temp file, as h5s_publish uses it. */
+  char other[4300];
+  PATHF(other, "%s/other.h5.tmp", dir);
+  CHECK(test_write_file(other, "h5", 2) == 0, "write %s", other);
+  PATHF(path, "%s/other.h5", dir);
+  CHECK(fs_publish(other, path) == 0, "%s", ancd_error());
+  read_back(path, "h5");
+  CHECK(!test_file_exists(other), "the temp file stayed");
+
+  /* A missing temp file fails before anything is renamed. */
+  CHECK(fs_publish(other, path) == -1 && strstr(ancd_error(), "fsync"), "missing tmp: %s",
+        ancd_error());
+  read_back(path, "h5");
+  /* A rename into a missing folder fails and removes the temp file. */
+  char nowhere[4400];
+  PATHF(nowhere, "%s/missing/x.h5", dir);
+  CHECK(test_write_file(other, "h5", 2) == 0, "write %s", other);
+  CHECK(fs_publish(other, nowhere) == -1 && strstr(ancd_error(), "cannot rename"), "rename: %s",
+        ancd_error());
+  CHECK(!test_file_exists(other), "a failed publish left its temp file");
+  CHECK(fs_write_atomic(nowhere, "x", 1) == -1, "atomic write into a missing folder");
+}
+
 int main(void) {
   const char *tmp = test_tmpdir("test_fsutil");
   test_stem();
   test_replace_ext();
   test_list_dir(tmp);
+  test_publish(tmp);
   return test_done("test_fsutil");
 }

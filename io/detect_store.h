@@ -25,6 +25,8 @@ typedef struct {
   const char *category;       /* stored as an attribute; NULL: not stored */
 } maps_record;
 
+/* out = <dir>/maps.h5, the one place that names it. -1 when out is too small. */
+int maps_h5_path(char *out, size_t n, const char *dir);
 /* Writes <dir>/maps.h5 collectively over comm (each rank its rows), atomically; creates dir.
  * The rows of the ranks must tile [0, n); maps must be finite (the error names the image).
  * Datasets: /maps [n,S,S] f32 (one chunk per image), /scores, /scores_rscin [n] f64, /labels [n]

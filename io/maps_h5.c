@@ -12,7 +12,7 @@
 
 #define MAPS_FILE "maps.h5"
 
-static int path_in(char *out, size_t n, const char *dir) {
+int maps_h5_path(char *out, size_t n, const char *dir) {
   if (snprintf(out, n, "%s/%s", dir, MAPS_FILE) >= (int)n)
     return ancd_errorf("%s: path too long", dir);
   return 0;
@@ -114,7 +114,7 @@ int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm) {
   char path[1024];
   int rank;
   MPI_Comm_rank(comm, &rank);
-  int rc = path_in(path, sizeof path, dir);
+  int rc = maps_h5_path(path, sizeof path, dir);
   if (rc == 0)
     rc = check_local(path, r);
   if (h5s_agree(comm, rc) < 0)
@@ -152,14 +152,14 @@ int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm) {
 
 int maps_h5_done(const char *dir) {
   char path[1024];
-  if (path_in(path, sizeof path, dir) < 0)
+  if (maps_h5_path(path, sizeof path, dir) < 0)
     return 0;
   return h5s_is_complete(path);
 }
 
 int maps_h5_config_hash(const char *dir, char *out, size_t n) {
   char path[1024];
-  if (path_in(path, sizeof path, dir) < 0)
+  if (maps_h5_path(path, sizeof path, dir) < 0)
     return -1;
   h5s_file f;
   if (h5s_open(&f, path, MPI_COMM_SELF) < 0)

@@ -511,9 +511,10 @@ static int already_done(const detect_run *r) {
     done = detect_category_done(r->dir, r->hash);
     if (!done) {
       char path[OUTPUT_PATH_LEN + 16];
-      snprintf(path, sizeof path, "%s/maps.h5", r->dir);
-      log_info("category %s: %s was made with another config: recomputing", r->category, path);
-      remove(path);
+      if (maps_h5_path(path, sizeof path, r->dir) == 0) {
+        log_info("category %s: %s was made with another config: recomputing", r->category, path);
+        remove(path);
+      }
     }
   }
   CHECK_MPI(MPI_Bcast(&done, 1, MPI_INT, 0, r->comm));

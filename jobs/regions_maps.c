@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "dataset.h"
+#include "detect_store.h"
 #include "error.h"
 #include "fsutil.h"
 #include "h5store.h"
@@ -14,15 +15,9 @@
 
 /* ---- maps.h5 ---- */
 
-static int maps_path(char *out, size_t n, const char *dir) {
-  if (snprintf(out, n, "%s/maps.h5", dir) >= (int)n)
-    return ancd_errorf("%s: path too long", dir);
-  return 0;
-}
-
 int regions_items_from_maps_h5(regions_item **items, maps_h5_info *info, const char *dir) {
   char path[CFG_PATH_LEN + 16];
-  if (maps_path(path, sizeof path, dir) < 0)
+  if (maps_h5_path(path, sizeof path, dir) < 0)
     return -1;
   memset(info, 0, sizeof *info);
   h5s_file f;
@@ -73,7 +68,7 @@ int regions_items_from_maps_h5(regions_item **items, maps_h5_info *info, const c
 
 int regions_read_maps_h5(float *maps, const char *dir, int first, int count, int S) {
   char path[CFG_PATH_LEN + 16];
-  if (maps_path(path, sizeof path, dir) < 0)
+  if (maps_h5_path(path, sizeof path, dir) < 0)
     return -1;
   h5s_file f;
   if (h5s_open(&f, path, MPI_COMM_SELF) < 0)

@@ -60,9 +60,9 @@ int tables_write(const char *root, const char *dataset, const char *const *categ
  * position in each type folder, which a common extension change keeps). maps [n, S, S]. */
 int export_maps_png(const char *dir, const char *category, const float *maps, int n, int S,
                     const char *const *paths, const char *const *types);
-/* The conversion export_maps_png applies: out[k] = (maps[k] - lo) / (hi - lo) * 255 in float,
- * truncated to uint8 (0 when hi <= lo), with lo/hi the joint min/max over the category. `ancd
- * regions` turns float maps into MEBin's 8-bit maps with it (anomalyncd_spec §1.2). */
+/* The conversion export_maps_png applies: out[k] = map_value_u8(maps[k], lo, hi) (image.h),
+ * with lo/hi the joint min/max over the category. `ancd regions` turns float maps into MEBin's
+ * 8-bit maps with it (anomalyncd_spec §1.2). */
 void maps_to_u8(uint8_t *out, const float *maps, size_t n, float lo, float hi);
 
 /* Jet heat maps (detect.vis, musc §A.9): single_norm: each map scaled by its own min/max, written

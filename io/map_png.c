@@ -14,20 +14,9 @@
 
 #define MAP_PATH_LEN 4096
 
-/* (v - lo) / (hi - lo) * 255 in float, truncated: NumPy's float32 arithmetic then astype(uint8).
- * A flat map (hi <= lo, where the reference divides by zero) gives 0. */
-static uint8_t scale_u8(float v, float lo, float hi) {
-  if (!(hi > lo))
-    return 0;
-  float t = (v - lo) / (hi - lo) * 255.0f;
-  if (!(t > 0.0f))
-    return 0;
-  return t >= 255.0f ? 255 : (uint8_t)t;
-}
-
 void maps_to_u8(uint8_t *out, const float *maps, size_t n, float lo, float hi) {
   for (size_t k = 0; k < n; k++)
-    out[k] = scale_u8(maps[k], lo, hi);
+    out[k] = map_value_u8(maps[k], lo, hi);
 }
 
 /* min and max of [lo_row, hi_row) maps; NaN or Inf names the image. */

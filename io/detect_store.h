@@ -28,11 +28,11 @@ typedef struct {
 /* out = <dir>/maps.h5, the one place that names it. -1 when out is too small. */
 int maps_h5_path(char *out, size_t n, const char *dir);
 /* Writes <dir>/maps.h5 collectively over comm (each rank its rows), atomically; creates dir.
- * The rows of the ranks must tile [0, n); maps must be finite (the error names the image).
- * Datasets: /maps [n,S,S] f32 (one chunk per image), /scores, /scores_rscin [n] f64, /labels [n]
- * u8, /paths, /types strings, /masks [n,S,S] u8 when masks is not NULL (on every rank), each with
- * a "description". Root attributes: config (YAML), config_hash, ancd_version, backbone, method,
- * image_size, map_size, n_images, category. */
+ * The rows of the ranks must tile [0, n) in rank order (tiling.h); maps must be finite (the error
+ * names the image). Datasets: /maps [n,S,S] f32 (one chunk per image), /scores, /scores_rscin [n]
+ * f64, /labels [n] u8, /paths, /types strings, /masks [n,S,S] u8 when masks is not NULL (on every
+ * rank), each with a "description". Root attributes: config (YAML), config_hash, ancd_version,
+ * backbone, method, image_size, map_size, n_images, category. */
 int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm);
 /* 1 when <dir>/maps.h5 exists and is complete (the category can be skipped on a rerun). */
 int maps_h5_done(const char *dir);

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "h5store.h"
+#include "tiling.h"
 
 #define MAPS_FILE "maps.h5"
 
@@ -39,7 +40,8 @@ static int check_local(const char *path, const maps_record *r) {
   return 0;
 }
 
-/* Every rank's rows together tile [0, n) and every rank agrees on n, S and masks. */
+/* Every rank's rows together tile [0, n) in rank order and every rank agrees on n, S and
+ * masks. */
 static int check_global(const char *path, const maps_record *r, MPI_Comm comm) {
   int size;
   MPI_Comm_size(comm, &size);
@@ -47,23 +49,13 @@ static int check_global(const char *path, const maps_record *r, MPI_Comm comm) {
   int *all = xmalloc((size_t)size * 5 * sizeof *all);
   MPI_Allgather(mine, 5, MPI_INT, all, 5, MPI_INT, comm);
   int rc = 0;
-  long covered = 0;
   for (int k = 0; k < size && rc == 0; k++) {
     const int *o = all + 5 * k;
     if (o[2] != r->n || o[3] != r->size || o[4] != mine[4])
       rc = ancd_errorf("%s: ranks disagree on the images, the map size or the masks", path);
-    covered += o[1];
   }
-  /* Disjoint blocks inside [0, n) whose sizes add up to n tile it. */
-  for (int a = 0; a < size && rc == 0; a++)
-    for (int b = a + 1; b < size && rc == 0; b++) {
-      const int *x = all + 5 * a, *y = all + 5 * b;
-      if (x[1] > 0 && y[1] > 0 && x[0] < y[0] + y[1] && y[0] < x[0] + x[1])
-        rc = ancd_errorf("%s: ranks %d and %d both hold rows of [%d, %d)", path, a, b,
-                         x[0] > y[0] ? x[0] : y[0], x[0] > y[0] ? y[0] + y[1] : x[0] + x[1]);
-    }
-  if (rc == 0 && covered != r->n)
-    rc = ancd_errorf("%s: the ranks hold %ld rows of %d", path, covered, r->n);
+  if (rc == 0)
+    rc = tiling_check(path, "row", all, 5, size, r->n);
   free(all);
   return rc;
 }

@@ -28,6 +28,7 @@
 #include "msm_dist.h"
 #include "musc.h"
 #include "output_paths.h"
+#include "partition.h"
 #include "pyrandom.h"
 #include "vit.h"
 #include "world.h"
@@ -149,15 +150,7 @@ static int load_items(detect_run *r) {
   /* Shards are whole batches (boundaries at global multiples of detect.batch_size), so every
    * image meets the same batch-mates whatever the rank count: the ViT's GEMMs then see the same
    * shapes and the features do not depend on the rank count. */
-  const long B = r->cfg->detect.batch_size, n_batches = (r->n + B - 1) / B;
-  for (int k = 0; k < r->size; k++) {
-    long b, e;
-    partition_range(n_batches, r->size, k, &b, &e);
-    b = b * B < r->n ? b * B : r->n;
-    e = e * B < r->n ? e * B : r->n;
-    r->counts[k] = (int)(e - b);
-    r->displs[k] = (int)b;
-  }
+  partition_counts(r->counts, r->displs, r->n, r->size, r->cfg->detect.batch_size);
   r->first = r->displs[r->rank];
   r->n_own = r->counts[r->rank];
   return 0;

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "mebin.h"
 #include "output_paths.h"
+#include "partition.h"
 #include "regions_h5.h"
 #include "regions_image.h"
 #include "regions_maps.h"
@@ -220,12 +221,7 @@ static void search_range(regions_run *r) {
   }
   int *counts = xmalloc((size_t)r->size * sizeof *counts);
   int *displs = xmalloc((size_t)r->size * sizeof *displs);
-  for (int k = 0; k < r->size; k++) {
-    long b, e;
-    partition_range(r->n, r->size, k, &b, &e);
-    counts[k] = (int)(e - b);
-    displs[k] = (int)b;
-  }
+  partition_counts(counts, displs, r->n, r->size, 1);
   CHECK_MPI(MPI_Allgatherv(own, r->n_own, MPI_UINT8_T, all, counts, displs, MPI_UINT8_T, r->comm));
   mebin_search_range(&r->search_min, &r->search_max, all, r->n);
   r->degenerate = r->search_min == r->search_max;

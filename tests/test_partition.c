@@ -1,9 +1,49 @@
-/* The ranks' blocks: tiling_check (core/base/tiling.h) is the one rule every writer checks. */
+/* The ranks' blocks: partition_counts (mpi/partition.h) gives the v-collectives' counts and
+ * displacements, tiling_check (core/base/tiling.h) is the one rule every writer checks. */
 #include <string.h>
 
 #include "error.h"
+#include "partition.h"
 #include "test_util.h"
 #include "tiling.h"
+#include "world.h"
+
+static void test_counts(void) {
+  enum { P = 3 };
+  int counts[P], displs[P];
+  /* unit 1 is partition_range itself. */
+  for (long n = 0; n < 12; n++) {
+    partition_counts(counts, displs, n, P, 1);
+    for (int k = 0; k < P; k++) {
+      long b, e;
+      partition_range(n, P, k, &b, &e);
+      CHECK(displs[k] == b && counts[k] == e - b, "n %ld rank %d: [%d, +%d), want [%ld, %ld)", n, k,
+            displs[k], counts[k], b, e);
+    }
+  }
+  /* Whole batches of 4: 10 items are batches [0,4) [4,8) [8,10) over 3 ranks. */
+  partition_counts(counts, displs, 10, P, 4);
+  CHECK(counts[0] == 4 && counts[1] == 4 && counts[2] == 2, "counts %d %d %d", counts[0], counts[1],
+        counts[2]);
+  CHECK(displs[0] == 0 && displs[1] == 4 && displs[2] == 8, "displs %d %d %d", displs[0], displs[1],
+        displs[2]);
+  /* 5 items in batches of 4: two batches, the last rank holds nothing and starts at the end. */
+  partition_counts(counts, displs, 5, P, 4);
+  CHECK(counts[0] == 4 && counts[1] == 1 && counts[2] == 0 && displs[2] == 5,
+        "counts %d %d %d, last from %d", counts[0], counts[1], counts[2], displs[2]);
+  /* Every split is a tiling. */
+  for (long n = 0; n < 20; n++)
+    for (long unit = 1; unit < 6; unit++) {
+      int table[2 * P];
+      partition_counts(counts, displs, n, P, unit);
+      for (int k = 0; k < P; k++) {
+        table[2 * k] = displs[k];
+        table[2 * k + 1] = counts[k];
+      }
+      CHECK(tiling_check("split", "row", table, 2, P, n) == 0, "n %ld unit %ld: %s", n, unit,
+            ancd_error());
+    }
+}
 
 static void expect(const int *table, int stride, int p, long n, const char *want) {
   int rc = tiling_check("f.h5", "row", table, stride, p, n);
@@ -37,6 +77,7 @@ static void test_tiling(void) {
 }
 
 int main(void) {
+  test_counts();
   test_tiling();
   return test_done("test_partition");
 }

@@ -31,7 +31,7 @@ const cfg_key cfg_schema[] = {
     {"dataset.mask_dir", CFG_STRING, FIELD(dataset.mask_dir), .def = "''",
      .help = "folder layout: mask folder relative to the category; empty: no masks"},
     {"dataset.mask_suffix", CFG_STRING, FIELD(dataset.mask_suffix), .def = "_mask.png",
-     .help = "mask file name = <image stem><suffix>"},
+     .help = "mask file name = <image stem><suffix> (stem: the file name up to its first dot)"},
 
     /* backbone */
     {"backbone.weights", CFG_STRING, FIELD(backbone.weights), .def = "random",

@@ -404,12 +404,13 @@ int job_bench(int argc, char **argv) {
     log_error("%s", ancd_error());
     rc = ANCD_EXIT_INPUT;
   }
-  if (!rc) {
-    const char *p = cs->base.precision;
-    o->set_precision(!strcmp(p, "tf32")   ? PRECISION_TF32
-                     : !strcmp(p, "bf16") ? PRECISION_BF16
-                                          : PRECISION_FP32);
+  ops_precision prec;
+  if (!rc && ops_precision_parse(&prec, cs->base.precision) != 0) {
+    log_error("%s", ancd_error());
+    rc = ANCD_EXIT_USAGE;
   }
+  if (!rc)
+    o->set_precision(prec);
   free(cs);
   if (rc)
     return rc;

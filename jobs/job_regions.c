@@ -31,6 +31,7 @@
 #include "log.h"
 #include "mebin.h"
 #include "output_paths.h"
+#include "partition.h"
 #include "regions_h5.h"
 #include "regions_image.h"
 #include "regions_maps.h"
@@ -243,12 +244,7 @@ static void search_range(regions_run *r) {
   }
   int *counts = xmalloc((size_t)r->size * sizeof *counts);
   int *displs = xmalloc((size_t)r->size * sizeof *displs);
-  for (int k = 0; k < r->size; k++) {
-    long b, e;
-    partition_range(r->n, r->size, k, &b, &e);
-    counts[k] = (int)(e - b);
-    displs[k] = (int)b;
-  }
+  partition_counts(counts, displs, r->n, r->size, 1);
   CHECK_MPI(MPI_Allgatherv(own, r->n_own, MPI_UINT8_T, all, counts, displs, MPI_UINT8_T, r->comm));
   mebin_search_range(&r->search_min, &r->search_max, all, r->n);
   r->degenerate = r->search_min == r->search_max;
@@ -267,10 +263,8 @@ static void search_range(regions_run *r) {
 /* <dir>/regions_vis/<type>/<stem>.png */
 static void vis_path(char *out, size_t n, const regions_run *r, const regions_item *it) {
   char stem[CFG_PATH_LEN];
-  snprintf(stem, sizeof stem, "%s", fs_basename(it->path));
-  char *dot = strchr(stem, '.');
-  if (dot)
-    *dot = '\0';
+  if (fs_stem(stem, sizeof stem, it->path) != 0)
+    ANCD_FATAL("%s", ancd_error()); /* cannot be: the stem is shorter than the path */
   snprintf(out, n, "%s/regions_vis/%s/%s.png", r->dir, it->type, stem);
 }
 

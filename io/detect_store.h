@@ -26,6 +26,8 @@ typedef struct {
   const char *category;       /* stored as an attribute; NULL: not stored */
 } maps_record;
 
+#define MAPS_FILE "maps.h5"
+
 /* out = <dir>/maps.h5, the one place that names it. -1 when out is too small. */
 int maps_h5_path(char *out, size_t n, const char *dir);
 /* Writes <dir>/maps.h5 collectively over comm (each rank its rows), atomically; creates dir.
@@ -35,12 +37,6 @@ int maps_h5_path(char *out, size_t n, const char *dir);
  * rank), each with a "description". Root attributes: config (YAML), stage_key, ancd_version,
  * backbone, method, image_size, map_size, n_images, category. */
 int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm);
-/* h5s_verify of <dir>/maps.h5 (local, any rank): 0 valid, H5S_MISSING, or -1 damaged with the
- * reason in ancd_error(). The one test of detect's skip and of every reader. */
-int maps_h5_check(const char *dir);
-/* The stage_key attribute of <dir>/maps.h5 (local, any rank), so a rerun can tell whether the
- * file was made with the settings of this config. out: STAGE_KEY_LEN bytes at least. */
-int maps_h5_stage_key(const char *dir, char *out, size_t n);
 
 /* <dir>/metrics.json: the seven metrics (null for NaN, with "reason"), n images, stage key;
  * "category" is the last component of dir (output_category_dir). Written atomically, numbers

@@ -12,8 +12,6 @@
 #include "h5store.h"
 #include "tiling.h"
 
-#define MAPS_FILE "maps.h5"
-
 int maps_h5_path(char *out, size_t n, const char *dir) {
   if (snprintf(out, n, "%s/%s", dir, MAPS_FILE) >= (int)n)
     return ancd_errorf("%s: path too long", dir);
@@ -140,18 +138,4 @@ int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm) {
     return -1;
   }
   return h5s_publish(&f);
-}
-
-int maps_h5_check(const char *dir) {
-  char path[1024];
-  if (maps_h5_path(path, sizeof path, dir) < 0)
-    return -1;
-  return h5s_verify(path);
-}
-
-int maps_h5_stage_key(const char *dir, char *out, size_t n) {
-  char path[1024];
-  if (maps_h5_path(path, sizeof path, dir) < 0)
-    return -1;
-  return h5s_read_root_str(path, "stage_key", out, n);
 }

@@ -231,20 +231,6 @@ int regions_h5_write(const char *dir, const regions_record *r, MPI_Comm comm) {
   return h5s_publish(&f);
 }
 
-int regions_h5_check(const char *dir) {
-  char path[1024];
-  if (path_in(path, sizeof path, dir) < 0)
-    return -1;
-  return h5s_verify(path);
-}
-
-int regions_h5_stage_key(const char *dir, char *out, size_t n) {
-  char path[1024];
-  if (path_in(path, sizeof path, dir) < 0)
-    return -1;
-  return h5s_read_root_str(path, "stage_key", out, n);
-}
-
 /* ---- reading ---- */
 
 int regions_h5_open(h5s_file *f, const char *path) { return h5s_open(f, path, MPI_COMM_SELF); }

@@ -1,6 +1,9 @@
 /* Stage keys (stage_key.h): which config keys each stage reads, and their hash. */
 #include "stage_key.h"
 
+#include "error.h"
+#include "h5store.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,4 +70,14 @@ void stage_key(char out[STAGE_KEY_LEN], ancd_stage s, const config *c, const cha
   h = fnv1a64(h, parent ? parent : "");
   free(text);
   snprintf(out, STAGE_KEY_LEN, "%016llx", (unsigned long long)h);
+}
+
+int stage_file_check(const char *dir, const char *file, char key[STAGE_KEY_LEN]) {
+  char path[CFG_PATH_LEN + 64];
+  if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
+    return ancd_errorf("%s: path too long", dir);
+  int st = h5s_verify(path);
+  if (st == 0 && key && h5s_read_root_str(path, "stage_key", key, STAGE_KEY_LEN) != 0)
+    return ancd_error_prefix("%s: no stage key (written by an older ancd?): ", path);
+  return st;
 }

@@ -26,4 +26,10 @@ int stage_of_key(const char *key, const config *c);
  * stage key of the file it consumed; "" for detect), as 16 hex digits. */
 void stage_key(char out[STAGE_KEY_LEN], ancd_stage s, const config *c, const char *parent);
 
+/* The one validity test of every skip and every reader, for a stage's file <dir>/<file>
+ * (maps.h5, regions.h5, ...): h5s_verify (complete=1, every dataset reads back whole), then its
+ * stage_key attribute into key (when not NULL; a file without one is damaged). 0 valid,
+ * H5S_MISSING, or -1 damaged with the reason in ancd_error(). Local: any rank alone. */
+int stage_file_check(const char *dir, const char *file, char key[STAGE_KEY_LEN]);
+
 #endif

@@ -70,8 +70,7 @@ static void stage_keys(regions_run *r) {
     r->maps_key[0] = '\0';
     if (r->import)
       stage_key(r->maps_key, STAGE_DETECT, r->cfg, "");
-    else if (maps_h5_check(r->dir) != 0 ||
-             maps_h5_stage_key(r->dir, r->maps_key, sizeof r->maps_key) != 0)
+    else if (stage_file_check(r->dir, MAPS_FILE, r->maps_key) != 0)
       r->maps_key[0] = '\0';
     stage_key(r->hash, STAGE_REGIONS, r->cfg, r->maps_key);
     char want[STAGE_KEY_LEN];
@@ -96,9 +95,7 @@ static int already_done(regions_run *r) {
   if (r->rank == 0 && r->maps_key[0]) {
     char path[OUTPUT_PATH_LEN + 16], key[STAGE_KEY_LEN] = "";
     snprintf(path, sizeof path, "%s/%s", r->dir, REGIONS_FILE);
-    int st = regions_h5_check(r->dir);
-    if (st == 0 && regions_h5_stage_key(r->dir, key, sizeof key) != 0)
-      st = -1;
+    int st = stage_file_check(r->dir, REGIONS_FILE, key);
     done = st == 0 && !strcmp(key, r->hash);
     if (st < 0)
       log_warn("category %s: %s: recomputing", r->category, ancd_error());
@@ -125,7 +122,7 @@ static int list_items_rank0(regions_run *r) {
     snprintf(r->info.method, sizeof r->info.method, "import");
     return 0;
   }
-  int st = maps_h5_check(r->dir);
+  int st = stage_file_check(r->dir, MAPS_FILE, NULL);
   if (st == H5S_MISSING) {
     log_error("category %s: %s/maps.h5 is missing: run `ancd detect` first, or set "
               "detect.method: import with detect.maps_root",

@@ -289,7 +289,7 @@ static int bench_train(const bench *b, const char *arch, int grad_from_block) {
   for (size_t i = 0; i < (size_t)N * 3 * S * S; i++)
     images[i] = (float)(2.0 * rng_uniform_at(7, i) - 1.0);
   for (size_t i = 0; i < (size_t)N * S * S; i++)
-    masks[i] = (float)((i % S) < S / 2); /* the left half of every crop */
+    masks[i] = (float)((int)(i % (size_t)S) < S / 2); /* the left half of every crop */
   uint8_t *is_base = xmalloc((size_t)B);
   int *label = xmalloc((size_t)B * sizeof *label);
   float *score = xmalloc((size_t)B * sizeof *score);

@@ -30,7 +30,7 @@ typedef struct {
 } mgvit_config;
 
 /* One trainable tensor: a name as PyTorch's state dict would have it (timm block names,
- * "projector.mlp.{0,2,4}.{weight,bias}", "head.{h}.weight_v"), its offset (floats) in the
+ * "head.mlp.{0,2,4}.{weight,bias}", "head.last_layer.{h}.weight_v"), its offset (floats) in the
  * buffers, its element count and shape. */
 typedef struct {
   char name[64];

@@ -36,7 +36,7 @@ int main(void) {
       CHECK((bias[i] == 0.0f) == (pooled[i] >= 0.5f), "row %d patch %d: pooled %g, bias %g", i / 17,
             i % 17, pooled[i], bias[i]);
     free(pooled);
-    golden_train_check(&g, m, images, masks, B, C);
+    golden_train_check(&g, m, images, masks, B, C, 1);
   }
   mgvit_free(m);
   free(images);

@@ -64,7 +64,7 @@ static void golden_compare_scalar(const st_file *g, const char *name, double got
 /* The golden's per-sample inputs and its 3-step run on model m (ops_cpu), with the head
  * parameters set to the golden's initial values; images [2B,3,S,S], masks [2B,S,S]. */
 static void golden_train_check(const st_file *g, mgvit *m, const float *images, const float *masks,
-                               int B, int C) {
+                               int B, int C, int check_step3) {
   const int N = 2 * B, D = mgvit_dim(m), Z = 256;
   /* Heads start where the golden's start. */
   for (int i = 0; i < mgvit_n_tensors(m); i++) {
@@ -147,7 +147,7 @@ static void golden_train_check(const st_file *g, mgvit *m, const float *images, 
   }
   /* After 3 steps: every tensor within 1e-4, all of them together within 1e-5. */
   double e_all = 0, r_all = 0;
-  for (int i = 0; i < mgvit_n_tensors(m); i++) {
+  for (int i = 0; check_step3 && i < mgvit_n_tensors(m); i++) {
     const mgvit_tensor *tt = mgvit_tensor_at(m, i);
     float *x = malloc(tt->n * sizeof *x);
     mgvit_tensor_get(m, mgvit_params(m), tt, x);
@@ -163,9 +163,12 @@ static void golden_train_check(const st_file *g, mgvit *m, const float *images, 
     free(x);
   }
   double rel_all = sqrt(e_all / (r_all > 0 ? r_all : 1));
-  printf("parameters after 3 steps: relative L2 error %.3g over all trainable tensors\n", rel_all);
-  CHECK(rel_all <= GOLDEN_STEP3_TOL, "parameters after 3 steps: %.3g > %.0e", rel_all,
-        GOLDEN_STEP3_TOL);
+  if (check_step3) {
+    printf("parameters after 3 steps: relative L2 error %.3g over all trainable tensors\n",
+           rel_all);
+    CHECK(rel_all <= GOLDEN_STEP3_TOL, "parameters after 3 steps: %.3g > %.0e", rel_all,
+          GOLDEN_STEP3_TOL);
+  }
   free(steps_total);
   free(base);
   free(labels);

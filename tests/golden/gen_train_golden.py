@@ -808,6 +808,9 @@ def main_real(weights, f32_check):
     res = run(P, data, cfg)
 
     t = golden_tensors(res, cfg)
+    # The issue asks losses and gradients of the real step; block 12's parameters after 3 steps
+    # would double the file (3.5 MB) for a check the tiny golden already makes.
+    t = {k: v for k, v in t.items() if not k.startswith("step3.")}
     t.update(head_init_tensors(P))
     t.update({"input.images_u8": torch.from_numpy(img_u8).contiguous(),
               "input.masks_u8": torch.from_numpy(mask_u8).contiguous(),

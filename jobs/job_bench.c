@@ -312,7 +312,7 @@ static int bench_train(const bench *b, const char *arch, int grad_from_block) {
                        .first_step = r == 0,
                        .step = r};
     double t0 = now_seconds();
-    rc = ncd_step(m, &terms, &work, images, masks, is_base, label, score, B, &lc, &sc);
+    rc = ncd_step(m, &terms, &work, images, masks, is_base, label, score, B, NULL, &lc, &sc);
     double t = now_seconds() - t0;
     if (r > 0 && t < best)
       best = t;

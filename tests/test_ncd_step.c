@@ -58,13 +58,13 @@ int main(void) {
   float *before = malloc(n * sizeof *before), *after = malloc(n * sizeof *after);
   ops_cpu()->to_host(before, mgvit_params(m), n * sizeof *before);
   uint8_t all_base[B] = {1, 1, 1};
-  CHECK(ncd_step(m, &t, &work, images, masks, all_base, label, score, B, &lc, &sc) ==
+  CHECK(ncd_step(m, &t, &work, images, masks, all_base, label, score, B, NULL, &lc, &sc) ==
             NCD_STEP_SKIPPED,
         "a batch without novel samples was not skipped");
   ops_cpu()->to_host(after, mgvit_params(m), n * sizeof *after);
   CHECK(!memcmp(before, after, n * sizeof *after), "a skipped batch changed the parameters");
 
-  CHECK(ncd_step(m, &t, &work, images, masks, is_base, label, score, B, &lc, &sc) == 0, "%s",
+  CHECK(ncd_step(m, &t, &work, images, masks, is_base, label, score, B, NULL, &lc, &sc) == 0, "%s",
         ancd_error());
   CHECK(isfinite(t.total) && t.total > 0 && t.n_base == 2 && t.n_novel == 1, "loss %g, %d/%d",
         t.total, t.n_base, t.n_novel);
@@ -76,12 +76,22 @@ int main(void) {
   images[5] = NAN;
   sc.first_step = 0;
   memcpy(before, after, n * sizeof *after);
-  CHECK(ncd_step(m, &t, &work, images, masks, is_base, label, score, B, &lc, &sc) == -1,
+  CHECK(ncd_step(m, &t, &work, images, masks, is_base, label, score, B, NULL, &lc, &sc) == -1,
         "a NaN image gave a step");
   CHECK(strstr(ancd_error(), "step 7") && strstr(ancd_error(), "not finite"), "%s", ancd_error());
   ops_cpu()->to_host(after, mgvit_params(m), n * sizeof *after);
   CHECK(!memcmp(before, after, n * sizeof *after), "a failed step changed the parameters");
 
+  /* Without a labelled set (train.base: none): SupCon and CE drop out, novel samples suffice. */
+  images[5] = 0.0f;
+  uint8_t none_base[B] = {0, 0, 0};
+  ncd_loss_cfg nb = lc;
+  nb.n_base = 0;
+  CHECK(ncd_step(m, &t, &work, images, masks, none_base, label, score, B, NULL, &nb, &sc) == 0,
+        "%s", ancd_error());
+  CHECK(t.supcon == 0 && t.cls == 0 && isfinite(t.total) &&
+            fabs(t.total - 0.7 * (t.clu + t.con)) < 1e-9,
+        "no-base losses: total %g supcon %g cls %g", t.total, t.supcon, t.cls);
   free(before);
   free(after);
   ncd_step_work_free(&work);

@@ -101,7 +101,7 @@ static void golden_train_check(const st_file *g, mgvit *m, const float *images, 
                        .weight_decay = 5e-5f,
                        .first_step = s == 0,
                        .step = s + 1};
-    int rc = ncd_step(m, &t, &w, images, masks, is_base, label, score, B, &lc, &sc);
+    int rc = ncd_step(m, &t, &w, images, masks, is_base, label, score, B, NULL, &lc, &sc);
     CHECK(rc == 0, "step %d: %s", s + 1, rc < 0 ? ancd_error() : "skipped");
     if (rc != 0)
       break;

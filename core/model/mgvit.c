@@ -563,6 +563,8 @@ double mgvit_step_flops(const vit_desc *d, const mgvit_config *c, int N) {
   return N * (2 * L * K * D + d->depth * block + proj + 2 * (trained * block + proj));
 }
 
+void mgvit_zero_grads(mgvit *m) { m->o->memset0(m->grads, m->n_params * sizeof(float)); }
+
 void mgvit_sgd_step(mgvit *m, float lr, float momentum, float weight_decay, int first_step) {
   for (int i = 0; i < m->n_tab; i++) {
     const mgvit_tensor *t = &m->tab[i];

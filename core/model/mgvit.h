@@ -84,6 +84,8 @@ int mgvit_forward(mgvit *m, const float *images, const float *masks, int N, floa
  * [N, proj_out] and dL/dv host [MGVIT_HEADS, C, D], writes every trainable gradient into
  * mgvit_grads (overwriting the previous step's). */
 int mgvit_backward(mgvit *m, const float *df, const float *dz, const float *dv, int N);
+/* Zeroes every gradient (a process without rows in a batch still joins the gradient sum). */
+void mgvit_zero_grads(mgvit *m);
 /* PyTorch SGD over every trainable tensor (§5.6): momentum 0.9, dampening 0, weight decay wd on
  * tensors of 2 or more dimensions only; first_step starts the momentum buffers. */
 void mgvit_sgd_step(mgvit *m, float lr, float momentum, float weight_decay, int first_step);

@@ -296,7 +296,7 @@ int ncd_memax_loss(double *loss, float *dlogits, const float *logits, const uint
 int ncd_loss(ncd_loss_terms *t, float *dz, float *dlogits, const float *z, const float *logits,
              const float *teacher, const uint8_t *is_base, const int *label, const float *score,
              int B, int Z, int C, int H, double teacher_temp, const ncd_loss_cfg *cfg) {
-  if (B < 1 || Z < 1 || H < 1 || H > NCD_MAX_HEADS || cfg->n_base < 1 || C <= cfg->n_base)
+  if (B < 1 || Z < 1 || H < 1 || H > NCD_MAX_HEADS || cfg->n_base < 0 || C <= cfg->n_base)
     return ancd_errorf("ncd loss: bad sizes B=%d Z=%d C=%d H=%d (at most %d) n_base=%d", B, Z, C, H,
                        NCD_MAX_HEADS, cfg->n_base);
   if (!(teacher_temp > 0.0) || !(cfg->infonce_temp > 0.0) || !(cfg->supcon_temp > 0.0) ||
@@ -309,7 +309,8 @@ int ncd_loss(ncd_loss_terms *t, float *dz, float *dlogits, const float *z, const
       return ancd_errorf("ncd loss: base sample %d has label %d, not in 0..%d", i, label[i],
                          cfg->n_base - 1);
   }
-  if (nb == 0 || nb == B)
+  /* Without a labelled set (n_base 0, train.base: none) a batch needs novel samples only. */
+  if ((cfg->n_base > 0 && nb == 0) || nb == B)
     return ancd_errorf("ncd loss: a batch of %d samples without %s samples is skipped "
                        "(anomalyncd §5.5)",
                        B, nb == 0 ? "base" : "novel");
@@ -321,13 +322,15 @@ int ncd_loss(ncd_loss_terms *t, float *dz, float *dlogits, const float *z, const
   double lam = cfg->sup_weight, mw = cfg->memax_weight, T = cfg->student_temp;
   /* Checked above, so none of these fails. */
   ncd_infonce_loss(&t->con, dz, z, B, Z, cfg->infonce_temp, 1.0 - lam);
-  ncd_supcon_loss(&t->supcon, dz, z, is_base, label, B, Z, cfg->supcon_temp, cfg->supcon_base_temp,
-                  lam);
+  if (cfg->n_base > 0) /* SupCon and CE need labelled samples; without them they drop out */
+    ncd_supcon_loss(&t->supcon, dz, z, is_base, label, B, Z, cfg->supcon_temp,
+                    cfg->supcon_base_temp, lam);
   for (int h = 0; h < H; h++) {
     long off = (long)h * 2 * B * C;
     float *d = dlogits ? dlogits + off : NULL;
     const float *l = logits + off;
-    ncd_ce_loss(&t->cls_head[h], d, l, is_base, label, B, C, cfg->n_base, T, lam / H);
+    if (cfg->n_base > 0)
+      ncd_ce_loss(&t->cls_head[h], d, l, is_base, label, B, C, cfg->n_base, T, lam / H);
     ncd_distill_loss(&t->dist_head[h], d, l, teacher + off, is_base, w, B, C, cfg->n_base,
                      teacher_temp, T, (1.0 - lam) / H);
     ncd_memax_loss(&t->me_head[h], d, l, is_base, B, C, T, (1.0 - lam) * mw / H);

@@ -25,7 +25,8 @@
 #define NCD_MAX_HEADS 8
 
 typedef struct {
-  int n_base;              /* base classes: columns 0..n_base-1 (4) */
+  int n_base; /* base classes: columns 0..n_base-1 (4); 0: no labelled set (train.base: none),
+                SupCon and CE drop out (their terms are 0) and a batch needs novel samples only */
   double infonce_temp;     /* 1.0 (§11.18) */
   double supcon_temp;      /* 0.07 */
   double supcon_base_temp; /* 0.07; SupCon is scaled by supcon_temp / supcon_base_temp */

@@ -73,6 +73,7 @@ typedef struct {
   double lr;
   int grad_from_block; /* 1-based; 0: the last block */
   int mask_layers;
+  int n_novel; /* K; 0: the types of the regions' images */
   int checkpoint_every;
 } cfg_train;
 

@@ -93,6 +93,9 @@ const cfg_key cfg_schema[] = {
      .help = "1-based first trained block of the backbone (anomalyncd §5.2); 0: the last block"},
     {"train.mask_layers", CFG_INT, FIELD(train.mask_layers), RANGE(0, 4096), .def = "9",
      .help = "mask-guided attention on the CLS query in the last this many blocks (§5.3)"},
+    {"train.n_novel", CFG_INT, FIELD(train.n_novel), RANGE(0, 1000), .def = "0",
+     .help = "novel classes K; 0: the number of types among the regions' images, good included "
+             "(the oracle K of anomalyncd §5.10)"},
     {"train.checkpoint_every", CFG_INT, FIELD(train.checkpoint_every), RANGE(0, 100000),
      .def = "10", .help = "write model.h5 every this many epochs; 0: only at the end"},
 

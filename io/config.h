@@ -74,6 +74,7 @@ typedef struct {
   int grad_from_block; /* 1-based; 0: the last block */
   int mask_layers;
   int checkpoint_every;
+  char base[CFG_PATH_LEN]; /* labeled base set: none | a base.h5 file | an AeBAD_crop folder */
 } cfg_train;
 
 typedef struct {

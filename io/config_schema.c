@@ -98,6 +98,9 @@ const cfg_key cfg_schema[] = {
              "(the oracle K of anomalyncd §5.10)"},
     {"train.checkpoint_every", CFG_INT, FIELD(train.checkpoint_every), RANGE(0, 100000),
      .def = "10", .help = "write model.h5 every this many epochs; 0: only at the end"},
+    {"train.base", CFG_STRING, FIELD(train.base), .def = "none",
+     .help = "labeled base set (anomalyncd §4): none, a base.h5 file (ancd base) or an "
+             "AeBAD_crop-style folder (README: Base sets)"},
 
     /* classify */
     {"classify.n_clusters", CFG_INT, FIELD(classify.n_clusters), RANGE(0, 10000), .def = "0",

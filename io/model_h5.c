@@ -10,7 +10,7 @@
 #include "h5store.h"
 
 const char *const model_hist_names[MODEL_HIST_COLS] = {
-    "total",   "con",     "supcon",  "cls",    "clu",    "lr",     "samples_per_s", "clu_h0",
+    "total",   "con",     "supcon",  "cls",    "clu",    "lr",     "steps", "clu_h0",
     "clu_h1",  "clu_h2",  "clu_h3",  "cls_h0", "cls_h1", "cls_h2", "cls_h3",        "dist_h0",
     "dist_h1", "dist_h2", "dist_h3", "me_h0",  "me_h1",  "me_h2",  "me_h3"};
 
@@ -66,7 +66,7 @@ int model_h5_write(const char *dir, const model_state *s, const config *cfg) {
              model_hist_names[c]);
   if (rc == 0 &&
       (write_array(&f, "history", H5S_F64, s->history, (uint64_t)s->epochs_done, MODEL_HIST_COLS,
-                   "per-epoch means of the loss terms over the steps taken, the LR, samples/s") <
+                   "per-epoch means of the loss terms over the steps taken, the LR, the steps") <
            0 ||
        write_array(&f, "partial", H5S_F64, s->partial, MODEL_HIST_COLS + 1, 0,
                    "sums of the epoch in progress and its step count (resume)") < 0 ||

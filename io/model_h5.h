@@ -18,7 +18,8 @@
 #include "config.h"
 
 #define MODEL_FILE "model.h5"
-/* total, con, supcon, cls, clu, lr, samples_per_s, then clu, cls, dist, me of heads 0..3 */
+/* total, con, supcon, cls, clu, lr, steps (the SGD steps the means are over: a deterministic
+ * history, so resumed and uninterrupted runs compare), then clu, cls, dist, me of heads 0..3 */
 #define MODEL_HIST_COLS 23
 extern const char *const model_hist_names[MODEL_HIST_COLS];
 

@@ -58,5 +58,6 @@ int job_detect(int argc, char **argv);
 int job_report(int argc, char **argv);
 int job_regions(int argc, char **argv);
 int job_base(int argc, char **argv);
+int job_train(int argc, char **argv);
 
 #endif

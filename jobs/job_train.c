@@ -503,10 +503,11 @@ static int finish(train_run *r) {
     if (curves_svg_write(path, title, s->history, s->epochs_done, MODEL_HIST_COLS, which, 5,
                          model_hist_names) != 0)
       log_warn("category %s: %s", r->category, ancd_error());
-    log_info("category %s: trained %d epochs, head %d (L_clu %.4f): %s/%s, %s", r->category,
-             s->epochs_done, s->head,
-             s->history[(size_t)(s->epochs_done - 1) * MODEL_HIST_COLS + 7 + s->head], r->dir,
-             MODEL_FILE, path);
+    log_info("category %s: trained %d epochs, head %d (L_clu %.4f), peak backend memory %.0f "
+             "MiB per rank: %s/%s, %s",
+             r->category, s->epochs_done, s->head,
+             s->history[(size_t)(s->epochs_done - 1) * MODEL_HIST_COLS + 7 + s->head],
+             mgvit_peak_bytes(r->m) / 1048576.0, r->dir, MODEL_FILE, path);
   }
   return rc;
 }

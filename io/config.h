@@ -73,7 +73,9 @@ typedef struct {
   double lr;
   int grad_from_block; /* 1-based; 0: the last block */
   int mask_layers;
+  int n_novel; /* K; 0: the types of the regions' images */
   int checkpoint_every;
+  char base[CFG_PATH_LEN]; /* labeled base set: none | a base.h5 file | an AeBAD_crop folder */
 } cfg_train;
 
 typedef struct {

@@ -31,7 +31,7 @@ const cfg_key cfg_schema[] = {
     {"dataset.mask_dir", CFG_STRING, FIELD(dataset.mask_dir), .def = "''",
      .help = "folder layout: mask folder relative to the category; empty: no masks"},
     {"dataset.mask_suffix", CFG_STRING, FIELD(dataset.mask_suffix), .def = "_mask.png",
-     .help = "mask file name = <image stem><suffix>"},
+     .help = "mask file name = <image stem><suffix> (stem: the file name up to its first dot)"},
 
     /* backbone */
     {"backbone.weights", CFG_STRING, FIELD(backbone.weights), .def = "random",
@@ -93,8 +93,14 @@ const cfg_key cfg_schema[] = {
      .help = "1-based first trained block of the backbone (anomalyncd §5.2); 0: the last block"},
     {"train.mask_layers", CFG_INT, FIELD(train.mask_layers), RANGE(0, 4096), .def = "9",
      .help = "mask-guided attention on the CLS query in the last this many blocks (§5.3)"},
+    {"train.n_novel", CFG_INT, FIELD(train.n_novel), RANGE(0, 1000), .def = "0",
+     .help = "novel classes K; 0: the number of types among the regions' images, good included "
+             "(the oracle K of anomalyncd §5.10)"},
     {"train.checkpoint_every", CFG_INT, FIELD(train.checkpoint_every), RANGE(0, 100000),
      .def = "10", .help = "write model.h5 every this many epochs; 0: only at the end"},
+    {"train.base", CFG_STRING, FIELD(train.base), .def = "none",
+     .help = "labeled base set (anomalyncd §4): none, a base.h5 file (ancd base) or an "
+             "AeBAD_crop-style folder (README: Base sets)"},
 
     /* classify */
     {"classify.n_clusters", CFG_INT, FIELD(classify.n_clusters), RANGE(0, 10000), .def = "0",

@@ -4,9 +4,10 @@
  *   mvtec     <cat>/train/good, <cat>/test/<type>, <cat>/ground_truth/<type>/<stem>_mask.png
  *   btad      same shape, .bmp/.png, normal type "ok"
  *   visa      split CSV (object,split,label,image,mask) relative to root
- *   mtd       MT_<Class>/Imgs/<name>.jpg + <name>.png; train list file; one category "MTD"
+ *   mtd       MT_<Class>/Imgs/<stem>.jpg + <stem>.png; train list file; one category "MTD"
  *   folder    <cat>/<normal_type>/, <cat>/<type>/, optional <cat>/<mask_dir>/<type>/<stem><suffix>
- *   anomalies <cat>/<type>/<image>, no masks, no normal images */
+ *   anomalies <cat>/<type>/<image>, no masks, no normal images
+ * <stem>: the image's file name up to its first dot (fs_stem). */
 #ifndef ANCD_DATASET_H
 #define ANCD_DATASET_H
 

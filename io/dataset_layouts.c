@@ -2,6 +2,7 @@
  * shared folder helpers. Order (musc §A.3): test types sorted by name with the normal type among
  * them, files sorted within a type (strcmp, like Python's sorted()), then the train images;
  * VisA keeps the split CSV's row order. Dotfiles and files that are not images are ignored.
+ * A mask is named after the image's stem, its file name up to the first dot (fs_stem).
  *
  * Layout details that the README documents:
  * - mvtec/btad: the normal type is dataset.normal_type (btad: "ok"; the default "good" means
@@ -16,9 +17,9 @@
  *   every other folder of <cat> except the mask folder is a test type. */
 #include "dataset.h"
 #include "error.h"
+#include "fsutil.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,75 +82,12 @@ static int is_mtd_image_name(const char *name) {
   return is_image_name(name) && strcasecmp(extension(name), "png") != 0;
 }
 
-/* The file name without its last extension. */
-static void stem_of(char *out, size_t n, const char *name) {
-  snprintf(out, n, "%s", name);
-  char *dot = strrchr(out, '.');
-  if (dot && dot != out)
-    *dot = 0;
-}
-
-typedef struct {
-  int n, cap;
-  char **v;
-} strlist;
-
-static void strlist_push(strlist *l, const char *s) {
-  if (l->n == l->cap) {
-    l->cap = l->cap ? 2 * l->cap : 16;
-    l->v = xrealloc(l->v, (size_t)l->cap * sizeof *l->v);
-  }
-  l->v[l->n++] = strdup(s);
-  if (!l->v[l->n - 1])
-    ANCD_FATAL("out of memory");
-}
-
-static void strlist_free(strlist *l) {
-  for (int i = 0; i < l->n; i++)
-    free(l->v[i]);
-  free(l->v);
-  memset(l, 0, sizeof *l);
-}
-
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int strlist_has(const strlist *l, const char *s) { /* l sorted; l->v is NULL when empty */
+static int names_has(const fs_names *l, const char *s) { /* l sorted; l->v is NULL when empty */
   return l->n > 0 && bsearch(&s, l->v, (size_t)l->n, sizeof *l->v, cmp_str) != NULL;
-}
-
-/* The entries of dir, sorted: sub-folders when keep is NULL, otherwise regular files whose name
- * passes keep. Dotfiles are skipped; links are followed. */
-static int list_dir(strlist *out, const char *dir, int (*keep)(const char *name)) {
-  memset(out, 0, sizeof *out);
-  DIR *dp = opendir(dir);
-  if (!dp)
-    return ancd_errorf("%s: cannot open folder (%s)", dir, strerror(errno));
-  struct dirent *e;
-  errno = 0;
-  while ((e = readdir(dp)) != NULL) {
-    if (e->d_name[0] == '.' || (keep && !keep(e->d_name)))
-      continue;
-    char p[CFG_PATH_LEN];
-    if (pathf(p, "%s/%s", dir, e->d_name) != 0) {
-      closedir(dp);
-      strlist_free(out);
-      return -1;
-    }
-    if (keep ? is_file(p) : is_dir(p))
-      strlist_push(out, e->d_name);
-    errno = 0;
-  }
-  int err = errno;
-  closedir(dp);
-  if (err) {
-    strlist_free(out);
-    return ancd_errorf("%s: cannot list folder (%s)", dir, strerror(err));
-  }
-  if (out->n > 1)
-    qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
-  return 0;
 }
 
 /* ---- the manifest ---- */
@@ -210,22 +148,23 @@ static int find_mask(char out[CFG_PATH_LEN], const mask_rule *mr, const char *im
 /* Appends the images of one type folder, sorted by name; an empty folder is an error. */
 static int add_type_folder(ds_manifest *m, const char *type_dir, const char *type, int split,
                            int label, const mask_rule *mr, int (*keep)(const char *)) {
-  strlist files;
-  if (list_dir(&files, type_dir, keep) != 0)
+  fs_names files;
+  if (fs_list_dir(&files, type_dir, FS_FILES, keep) != 0)
     return -1;
   int rc = 0;
   if (files.n == 0)
     rc = ancd_errorf("%s: empty type folder (no images)", type_dir);
   for (int i = 0; i < files.n && rc == 0; i++) {
     char path[CFG_PATH_LEN], mask[CFG_PATH_LEN] = "", stem[CFG_PATH_LEN];
-    stem_of(stem, sizeof stem, files.v[i]);
-    rc = pathf(path, "%s/%s", type_dir, files.v[i]);
+    rc = fs_stem(stem, sizeof stem, files.v[i]);
+    if (rc == 0)
+      rc = pathf(path, "%s/%s", type_dir, files.v[i]);
     if (rc == 0 && label && mr && mr->gt_dir)
       rc = find_mask(mask, mr, path, stem);
     if (rc == 0)
       rc = add_item(m, path, type, split, label, mask);
   }
-  strlist_free(&files);
+  fs_names_free(&files);
   return rc;
 }
 
@@ -395,15 +334,15 @@ static int visa_categories(cfg_names *out, const char *root, const cfg_dataset *
   visa_csv v;
   if (visa_load(&v, root, d) != 0)
     return -1;
-  strlist all = {0};
+  fs_names all = {0};
   for (int i = 0; i < v.n; i++)
-    strlist_push(&all, v.rows[i].f[V_OBJECT]);
+    fs_names_push(&all, v.rows[i].f[V_OBJECT]);
   if (all.n > 1)
     qsort(all.v, (size_t)all.n, sizeof *all.v, cmp_str);
   int rc = 0;
   if (d->categories.n > 0) {
     for (int i = 0; i < d->categories.n && rc == 0; i++)
-      if (!strlist_has(&all, d->categories.v[i]))
+      if (!names_has(&all, d->categories.v[i]))
         rc = ancd_errorf("%s: no rows for category '%s'", v.path, d->categories.v[i]);
     *out = d->categories;
   } else {
@@ -420,7 +359,7 @@ static int visa_categories(cfg_names *out, const char *root, const cfg_dataset *
     if (rc == 0 && out->n == 0)
       rc = ancd_errorf("%s: no rows", v.path);
   }
-  strlist_free(&all);
+  fs_names_free(&all);
   visa_free(&v);
   return rc;
 }
@@ -496,8 +435,8 @@ static int cmp_mtd_class(const void *a, const void *b) {
 }
 
 /* The train list: one file name per line (a path keeps only its last component). */
-static int mtd_read_train_list(strlist *out, const char *list_path, const char *free_dir,
-                               const strlist *free_images) {
+static int mtd_read_train_list(fs_names *out, const char *list_path, const char *free_dir,
+                               const fs_names *free_images) {
   memset(out, 0, sizeof *out);
   FILE *f = fopen(list_path, "r");
   if (!f)
@@ -513,10 +452,10 @@ static int mtd_read_train_list(strlist *out, const char *list_path, const char *
     if (!*s)
       continue;
     const char *name = strrchr(s, '/') ? strrchr(s, '/') + 1 : s;
-    if (!strlist_has(free_images, name))
+    if (!names_has(free_images, name))
       rc = ancd_errorf("%s:%d: %s/%s not found", list_path, line_no, free_dir, name);
     else
-      strlist_push(out, name);
+      fs_names_push(out, name);
   }
   if (rc == 0 && ferror(f))
     rc = ancd_errorf("%s: read error", list_path);
@@ -524,13 +463,13 @@ static int mtd_read_train_list(strlist *out, const char *list_path, const char *
   if (rc == 0 && out->n > 1)
     qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
   if (rc != 0)
-    strlist_free(out);
+    fs_names_free(out);
   return rc;
 }
 
 static int scan_mtd(ds_manifest *m, const cfg_dataset *d, const char *root) {
-  strlist folders;
-  if (list_dir(&folders, root, NULL) != 0)
+  fs_names folders;
+  if (fs_list_dir(&folders, root, FS_DIRS, NULL) != 0)
     return -1;
   mtd_class *cls = xcalloc((size_t)folders.n + 1, sizeof *cls);
   int n_cls = 0, free_idx = -1, rc = 0;
@@ -551,7 +490,7 @@ static int scan_mtd(ds_manifest *m, const cfg_dataset *d, const char *root) {
         c->type[k] = (char)tolower((unsigned char)c->folder[3 + k]);
     n_cls++;
   }
-  strlist_free(&folders);
+  fs_names_free(&folders);
   if (rc == 0 && n_cls == 0)
     rc = ancd_errorf("%s: no MT_<Class> folders (layout mtd)", root);
   if (rc == 0)
@@ -561,7 +500,7 @@ static int scan_mtd(ds_manifest *m, const cfg_dataset *d, const char *root) {
       free_idx = i;
 
   /* Which MT_Free images are train images. */
-  strlist train = {0}, free_images = {0};
+  fs_names train = {0}, free_images = {0};
   char free_dir[CFG_PATH_LEN], list_path[CFG_PATH_LEN];
   if (rc == 0)
     rc = pathf(list_path, "%s/%s", root, split_file(d, L_MTD));
@@ -572,7 +511,7 @@ static int scan_mtd(ds_manifest *m, const cfg_dataset *d, const char *root) {
   if (rc == 0 && !is_dir(free_dir))
     rc = ancd_errorf("%s: folder not found", free_dir);
   if (rc == 0)
-    rc = list_dir(&free_images, free_dir, is_mtd_image_name);
+    rc = fs_list_dir(&free_images, free_dir, FS_FILES, is_mtd_image_name);
   if (rc == 0)
     rc = mtd_read_train_list(&train, list_path, free_dir, &free_images);
 
@@ -581,35 +520,36 @@ static int scan_mtd(ds_manifest *m, const cfg_dataset *d, const char *root) {
       if (pass == DS_TRAIN && !cls[i].normal)
         continue;
       char dir[CFG_PATH_LEN];
-      strlist files = {0};
+      fs_names files = {0};
       rc = pathf(dir, "%s/%s/Imgs", root, cls[i].folder);
       if (rc == 0 && !is_dir(dir))
         rc = ancd_errorf("%s: folder not found (layout mtd: MT_<Class>/Imgs/)", dir);
       if (rc == 0)
-        rc = list_dir(&files, dir, is_mtd_image_name);
+        rc = fs_list_dir(&files, dir, FS_FILES, is_mtd_image_name);
       if (rc == 0 && files.n == 0)
         rc = ancd_errorf("%s: empty type folder (no images)", dir);
       for (int k = 0; k < files.n && rc == 0; k++) {
-        int split = cls[i].normal && strlist_has(&train, files.v[k]) ? DS_TRAIN : DS_TEST;
+        int split = cls[i].normal && names_has(&train, files.v[k]) ? DS_TRAIN : DS_TEST;
         if (split != pass)
           continue;
         char path[CFG_PATH_LEN], mask[CFG_PATH_LEN] = "", stem[CFG_PATH_LEN];
-        stem_of(stem, sizeof stem, files.v[k]);
-        rc = pathf(path, "%s/%s", dir, files.v[k]);
+        rc = fs_stem(stem, sizeof stem, files.v[k]);
+        if (rc == 0)
+          rc = pathf(path, "%s/%s", dir, files.v[k]);
         if (rc == 0 && !cls[i].normal && (rc = pathf(mask, "%s/%s.png", dir, stem)) == 0 &&
             !is_file(mask))
           rc = ancd_errorf("%s: anomalous image without its mask (expected %s)", path, mask);
         if (rc == 0)
           rc = add_item(m, path, cls[i].type, split, !cls[i].normal, mask);
       }
-      strlist_free(&files);
+      fs_names_free(&files);
     }
   }
   if (rc == 0 && n_split(m, DS_TEST) == 0)
     rc = ancd_errorf("%s: category MTD has no test images", root);
   m->has_masks = 1;
-  strlist_free(&train);
-  strlist_free(&free_images);
+  fs_names_free(&train);
+  fs_names_free(&free_images);
   free(cls);
   return rc;
 }
@@ -637,8 +577,8 @@ static int scan_mvtec(ds_manifest *m, const cfg_dataset *d, const char *catdir, 
   } else {
     mr.suffixes[mr.n_suffixes++] = suffix;
   }
-  strlist types;
-  if (list_dir(&types, test_dir, NULL) != 0)
+  fs_names types;
+  if (fs_list_dir(&types, test_dir, FS_DIRS, NULL) != 0)
     return -1;
   int rc = 0;
   if (types.n == 0)
@@ -653,7 +593,7 @@ static int scan_mvtec(ds_manifest *m, const cfg_dataset *d, const char *catdir, 
       rc = add_type_folder(m, type_dir, types.v[t], DS_TEST, strcmp(types.v[t], normal) != 0, &mr,
                            is_image_name);
   }
-  strlist_free(&types);
+  fs_names_free(&types);
   char train_dir[CFG_PATH_LEN];
   if (rc == 0)
     rc = pathf(train_dir, "%s/train/%s", catdir, normal);
@@ -681,8 +621,8 @@ static int scan_folder(ds_manifest *m, const cfg_dataset *d, const char *catdir,
     mask_dir_head(mask_head, sizeof mask_head, d->mask_dir);
   mask_rule mr = {0};
   mr.suffixes[mr.n_suffixes++] = d->mask_suffix[0] ? d->mask_suffix : "_mask.png";
-  strlist types;
-  if (list_dir(&types, catdir, NULL) != 0)
+  fs_names types;
+  if (fs_list_dir(&types, catdir, FS_DIRS, NULL) != 0)
     return -1;
   int rc = 0;
   for (int t = 0; t < types.n && rc == 0; t++) {
@@ -697,7 +637,7 @@ static int scan_folder(ds_manifest *m, const cfg_dataset *d, const char *catdir,
     if (rc == 0)
       rc = add_type_folder(m, type_dir, types.v[t], DS_TEST, label, &mr, is_image_name);
   }
-  strlist_free(&types);
+  fs_names_free(&types);
   if (rc == 0 && n_split(m, DS_TEST) == 0)
     rc = ancd_errorf("%s: category has no test images", catdir);
   char train_dir[CFG_PATH_LEN];
@@ -749,8 +689,8 @@ int ds_list_categories(cfg_names *out, const cfg_dataset *d) {
     *out = d->categories;
     return 0;
   }
-  strlist dirs;
-  if (list_dir(&dirs, root, NULL) != 0)
+  fs_names dirs;
+  if (fs_list_dir(&dirs, root, FS_DIRS, NULL) != 0)
     return -1;
   int rc = 0;
   for (int i = 0; i < dirs.n && rc == 0; i++) {
@@ -761,7 +701,7 @@ int ds_list_categories(cfg_names *out, const cfg_dataset *d) {
     else
       rc = set_name(out->v[out->n++], dirs.v[i], root);
   }
-  strlist_free(&dirs);
+  fs_names_free(&dirs);
   if (rc == 0 && out->n == 0)
     rc = ancd_errorf("%s: no categories found (layout %s%s)", root, d->layout,
                      lay == L_MVTEC || lay == L_BTAD ? ": folders with test/" : "");

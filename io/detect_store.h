@@ -26,19 +26,17 @@ typedef struct {
   const char *category;       /* stored as an attribute; NULL: not stored */
 } maps_record;
 
+#define MAPS_FILE "maps.h5"
+
+/* out = <dir>/maps.h5, the one place that names it. -1 when out is too small. */
+int maps_h5_path(char *out, size_t n, const char *dir);
 /* Writes <dir>/maps.h5 collectively over comm (each rank its rows), atomically; creates dir.
- * The rows of the ranks must tile [0, n); maps must be finite (the error names the image).
- * Datasets: /maps [n,S,S] f32 (one chunk per image), /scores, /scores_rscin [n] f64, /labels [n]
- * u8, /paths, /types strings, /masks [n,S,S] u8 when masks is not NULL (on every rank), each with
- * a "description". Root attributes: config (YAML), stage_key, ancd_version, backbone, method,
- * image_size, map_size, n_images, category. */
+ * The rows of the ranks must tile [0, n) in rank order (tiling.h); maps must be finite (the error
+ * names the image). Datasets: /maps [n,S,S] f32 (one chunk per image), /scores, /scores_rscin [n]
+ * f64, /labels [n] u8, /paths, /types strings, /masks [n,S,S] u8 when masks is not NULL (on every
+ * rank), each with a "description". Root attributes: config (YAML), stage_key, ancd_version,
+ * backbone, method, image_size, map_size, n_images, category. */
 int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm);
-/* h5s_verify of <dir>/maps.h5 (local, any rank): 0 valid, H5S_MISSING, or -1 damaged with the
- * reason in ancd_error(). The one test of detect's skip and of every reader. */
-int maps_h5_check(const char *dir);
-/* The stage_key attribute of <dir>/maps.h5 (local, any rank), so a rerun can tell whether the
- * file was made with the settings of this config. out: STAGE_KEY_LEN bytes at least. */
-int maps_h5_stage_key(const char *dir, char *out, size_t n);
 
 /* <dir>/metrics.json: the seven metrics (null for NaN, with "reason"), n images, stage key;
  * "category" is the last component of dir (output_category_dir). Written atomically, numbers
@@ -61,15 +59,16 @@ int tables_write(const char *root, const char *dataset, const char *const *categ
  * position in each type folder, which a common extension change keeps). maps [n, S, S]. */
 int export_maps_png(const char *dir, const char *category, const float *maps, int n, int S,
                     const char *const *paths, const char *const *types);
-/* The conversion export_maps_png applies: out[k] = (maps[k] - lo) / (hi - lo) * 255 in float,
- * truncated to uint8 (0 when hi <= lo), with lo/hi the joint min/max over the category. `ancd
- * regions` turns float maps into MEBin's 8-bit maps with it (anomalyncd_spec §1.2). */
+/* The conversion export_maps_png applies: out[k] = map_value_u8(maps[k], lo, hi) (image.h),
+ * with lo/hi the joint min/max over the category. `ancd regions` turns float maps into MEBin's
+ * 8-bit maps with it (anomalyncd_spec §1.2). */
 void maps_to_u8(uint8_t *out, const float *maps, size_t n, float lo, float hi);
 
 /* Jet heat maps (detect.vis, musc §A.9): single_norm: each map scaled by its own min/max, written
  * only for anomalous images (labels != 0); whole_norm: one min/max over the category, every image;
- * none: nothing. Written to <dir>/<type>/<stem>.png; blended 0.5 over the image resized to S x S
- * when rgb [n, S, S, 3] is not NULL, plain jet as MuSc otherwise. */
+ * none: nothing. Written to <dir>/<type>/<name>.png (the image's file name with the extension
+ * .png); blended 0.5 over the image resized to S x S when rgb [n, S, S, 3] is not NULL, plain jet
+ * as MuSc otherwise. */
 int heatmaps_write(const char *dir, const char *mode, const float *maps, const uint8_t *rgb,
                    const uint8_t *labels, int n, int S, const char *const *paths,
                    const char *const *types);

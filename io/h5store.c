@@ -14,13 +14,13 @@
 #include "h5store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check_mpi.h"
 #include "error.h"
+#include "fsutil.h"
 
 #define H5S_FORMAT "ancd"
 #define H5S_FORMAT_VERSION 1
@@ -272,37 +272,6 @@ done:
   return 0;
 }
 
-/* fsync of a path (a file or a directory). Directories on some file systems refuse (EINVAL). */
-static int fsync_path(const char *path, int is_dir) {
-  int fd = open(path, is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0)
-    return ancd_errorf("%s: cannot open to fsync: %s", path, strerror(errno));
-  int s = fsync(fd);
-  int err = errno;
-  close(fd);
-  if (s != 0 && !(is_dir && (err == EINVAL || err == ENOTSUP)))
-    return ancd_errorf("%s: fsync failed: %s", path, strerror(err));
-  return 0;
-}
-
-/* Rank 0: makes the closed .tmp durable and gives it its final name. */
-static int rename_durably(const h5s_file *f) {
-  if (fsync_path(f->tmp_path, 0) < 0)
-    return -1;
-  if (rename(f->tmp_path, f->path) != 0)
-    return ancd_errorf("%s: cannot rename to %s: %s", f->tmp_path, f->path, strerror(errno));
-  char dir[1024];
-  snprintf(dir, sizeof dir, "%s", f->path);
-  char *slash = strrchr(dir, '/');
-  if (!slash)
-    snprintf(dir, sizeof dir, ".");
-  else if (slash == dir)
-    dir[1] = '\0';
-  else
-    *slash = '\0';
-  return fsync_path(dir, 1);
-}
-
 int h5s_publish(h5s_file *f) {
   int rc = 0;
   if (!f->writable || f->file < 0)
@@ -322,7 +291,7 @@ done:
   }
   /* MPI_File_close (inside H5Fclose) has synced every rank's data; rank 0 makes it durable. */
   if (f->rank == 0)
-    rc = rename_durably(f);
+    rc = fs_publish(f->tmp_path, f->path);
   if (h5s_agree(f->comm, rc) < 0) {
     if (f->rank == 0)
       unlink(f->tmp_path);

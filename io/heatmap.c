@@ -65,9 +65,7 @@ static const uint8_t jet_rgb[256][3] = {
     {128, 0, 0},
 };
 
-/* (v - lo) / (hi - lo) * 255 in float, truncated; NaN and a flat map (hi <= lo, where MuSc
- * would divide by zero) give 0. */
-static uint8_t jet_index(float v, float lo, float hi) {
+uint8_t map_value_u8(float v, float lo, float hi) {
   if (!(hi > lo))
     return 0;
   float t = (v - lo) / (hi - lo) * 255.0f;
@@ -87,7 +85,7 @@ int heatmap_jet(image_u8 *out, const float *map, int w, int h, float lo, float h
     return ancd_error_prefix("heatmap_jet: ");
   size_t n = (size_t)w * h;
   for (size_t i = 0; i < n; i++) {
-    const uint8_t *jet = jet_rgb[jet_index(map[i], lo, hi)];
+    const uint8_t *jet = jet_rgb[map_value_u8(map[i], lo, hi)];
     uint8_t *dst = out->data + 3 * i;
     for (int k = 0; k < 3; k++) {
       if (!under) {

@@ -51,9 +51,14 @@ int image_resize_f32(float *out, const float *in, int in_w, int in_h, int out_w,
 /* Copies the window [x0, x0+w) x [y0, y0+h); pixels outside the image are 0. */
 int image_crop(image_u8 *out, const image_u8 *in, int x0, int y0, int w, int h);
 
+/* The one float -> 8-bit map conversion: (v - lo) / (hi - lo) * 255 in float, truncated and
+ * clamped to 0..255 (NumPy's float32 arithmetic, then astype(uint8)), as MuSc's heat maps
+ * (musc §A.9) and the AnomalyNCD README's 8-bit maps (anomalyncd_spec §1.2) compute it. NaN and
+ * a flat range (hi <= lo, where both references divide by zero) give 0. */
+uint8_t map_value_u8(float v, float lo, float hi);
 /* Jet colour map (OpenCV COLORMAP_JET, as RGB) of a float map scaled so lo -> 0 and hi -> 255:
- * index = (uint8)((v - lo) / (hi - lo) * 255) in float, truncated and clamped, exactly MuSc's
- * heat map when lo/hi are the map's min/max (musc §A.9). NaN or hi <= lo gives index 0.
+ * index = map_value_u8(v, lo, hi), exactly MuSc's heat map when lo/hi are the map's min/max
+ * (musc §A.9).
  * out is allocated w x h x 3. When under is not NULL (w x h, 1 or 3 channels) the colours are
  * blended: out = round(alpha * jet + (1 - alpha) * under). */
 int heatmap_jet(image_u8 *out, const float *map, int w, int h, float lo, float hi,

@@ -1,4 +1,4 @@
-/* Maps as PNG files, one per image under <dir>/<type>/<stem>.png: 8-bit gray maps for AnomalyNCD
+/* Maps as PNG files, one per image under <dir>/<type>/<name>.png: 8-bit gray maps for AnomalyNCD
  * (its README's generate_anomaly_maps: one joint min-max over the category) and jet heat maps
  * (musc §A.9: single_norm / whole_norm). */
 #include <math.h>
@@ -14,20 +14,9 @@
 
 #define MAP_PATH_LEN 4096
 
-/* (v - lo) / (hi - lo) * 255 in float, truncated: NumPy's float32 arithmetic then astype(uint8).
- * A flat map (hi <= lo, where the reference divides by zero) gives 0. */
-static uint8_t scale_u8(float v, float lo, float hi) {
-  if (!(hi > lo))
-    return 0;
-  float t = (v - lo) / (hi - lo) * 255.0f;
-  if (!(t > 0.0f))
-    return 0;
-  return t >= 255.0f ? 255 : (uint8_t)t;
-}
-
 void maps_to_u8(uint8_t *out, const float *maps, size_t n, float lo, float hi) {
   for (size_t k = 0; k < n; k++)
-    out[k] = scale_u8(maps[k], lo, hi);
+    out[k] = map_value_u8(maps[k], lo, hi);
 }
 
 /* min and max of [lo_row, hi_row) maps; NaN or Inf names the image. */
@@ -48,7 +37,7 @@ static int map_range(float *lo, float *hi, const float *maps, int first, int end
 }
 
 typedef struct {
-  char name[MAP_PATH_LEN]; /* <type>/<stem>.png */
+  char name[MAP_PATH_LEN]; /* <type>/<name>.png */
   int index;
 } out_name;
 
@@ -56,7 +45,7 @@ static int by_name(const void *a, const void *b) {
   return strcmp(((const out_name *)a)->name, ((const out_name *)b)->name);
 }
 
-/* The relative output names <type>/<stem>.png of the selected images (keep NULL: all). Types must
+/* The relative output names <type>/<name>.png of the selected images (keep NULL: all). Types must
  * be plain folder names; two images that would write the same file are an error naming both. */
 static int output_names(out_name **out, const char *const *paths, const char *const *types,
                         const uint8_t *keep, int n) {
@@ -92,7 +81,7 @@ static int output_names(out_name **out, const char *const *paths, const char *co
   return m;
 }
 
-/* <root>/<type>/<stem>.png with its folder created. */
+/* <root>/<type>/<name>.png with its folder created. */
 static int write_one(const char *root, const char *name, const image_u8 *img) {
   char path[2 * MAP_PATH_LEN + 2];
   snprintf(path, sizeof path, "%s/%s", root, name);

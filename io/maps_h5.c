@@ -10,10 +10,9 @@
 #include "error.h"
 #include "fsutil.h"
 #include "h5store.h"
+#include "tiling.h"
 
-#define MAPS_FILE "maps.h5"
-
-static int path_in(char *out, size_t n, const char *dir) {
+int maps_h5_path(char *out, size_t n, const char *dir) {
   if (snprintf(out, n, "%s/%s", dir, MAPS_FILE) >= (int)n)
     return ancd_errorf("%s: path too long", dir);
   return 0;
@@ -41,7 +40,8 @@ static int check_local(const char *path, const maps_record *r) {
   return 0;
 }
 
-/* Every rank's rows together tile [0, n) and every rank agrees on n, S and masks. */
+/* Every rank's rows together tile [0, n) in rank order and every rank agrees on n, S and
+ * masks. */
 static int check_global(const char *path, const maps_record *r, MPI_Comm comm) {
   int size;
   CHECK_MPI(MPI_Comm_size(comm, &size));
@@ -49,23 +49,13 @@ static int check_global(const char *path, const maps_record *r, MPI_Comm comm) {
   int *all = xmalloc((size_t)size * 5 * sizeof *all);
   CHECK_MPI(MPI_Allgather(mine, 5, MPI_INT, all, 5, MPI_INT, comm));
   int rc = 0;
-  long covered = 0;
   for (int k = 0; k < size && rc == 0; k++) {
     const int *o = all + 5 * k;
     if (o[2] != r->n || o[3] != r->size || o[4] != mine[4])
       rc = ancd_errorf("%s: ranks disagree on the images, the map size or the masks", path);
-    covered += o[1];
   }
-  /* Disjoint blocks inside [0, n) whose sizes add up to n tile it. */
-  for (int a = 0; a < size && rc == 0; a++)
-    for (int b = a + 1; b < size && rc == 0; b++) {
-      const int *x = all + 5 * a, *y = all + 5 * b;
-      if (x[1] > 0 && y[1] > 0 && x[0] < y[0] + y[1] && y[0] < x[0] + x[1])
-        rc = ancd_errorf("%s: ranks %d and %d both hold rows of [%d, %d)", path, a, b,
-                         x[0] > y[0] ? x[0] : y[0], x[0] > y[0] ? y[0] + y[1] : x[0] + x[1]);
-    }
-  if (rc == 0 && covered != r->n)
-    rc = ancd_errorf("%s: the ranks hold %ld rows of %d", path, covered, r->n);
+  if (rc == 0)
+    rc = tiling_check(path, "row", all, 5, size, r->n);
   free(all);
   return rc;
 }
@@ -114,7 +104,7 @@ int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm) {
   char path[1024];
   int rank;
   CHECK_MPI(MPI_Comm_rank(comm, &rank));
-  int rc = path_in(path, sizeof path, dir);
+  int rc = maps_h5_path(path, sizeof path, dir);
   if (rc == 0)
     rc = check_local(path, r);
   if (h5s_agree(comm, rc) < 0)
@@ -148,18 +138,4 @@ int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm) {
     return -1;
   }
   return h5s_publish(&f);
-}
-
-int maps_h5_check(const char *dir) {
-  char path[1024];
-  if (path_in(path, sizeof path, dir) < 0)
-    return -1;
-  return h5s_verify(path);
-}
-
-int maps_h5_stage_key(const char *dir, char *out, size_t n) {
-  char path[1024];
-  if (path_in(path, sizeof path, dir) < 0)
-    return -1;
-  return h5s_read_root_str(path, "stage_key", out, n);
 }

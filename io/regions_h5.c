@@ -9,6 +9,7 @@
 #include "check_mpi.h"
 #include "error.h"
 #include "fsutil.h"
+#include "tiling.h"
 
 static int path_in(char *out, size_t n, const char *dir) {
   if (snprintf(out, n, "%s/%s", dir, REGIONS_FILE) >= (int)n)
@@ -67,7 +68,7 @@ static int check_local(int64_t *pool, const char *path, const regions_record *r)
   return 0;
 }
 
-/* The ranks' blocks tile [0, n) in rank order and agree on n. *row0 and *pool0 get the crop row
+/* The ranks' blocks tile [0, n) (tiling_check) and agree on n. *row0 and *pool0 get the crop row
  * and mask-pool element where this rank starts; *rows and *pool_all the totals. */
 static int check_global(int64_t *row0, int64_t *pool0, int64_t *rows, int64_t *pool_all,
                         const char *path, const regions_record *r, int64_t pool, MPI_Comm comm) {
@@ -76,19 +77,17 @@ static int check_global(int64_t *row0, int64_t *pool0, int64_t *rows, int64_t *p
   CHECK_MPI(MPI_Comm_size(comm, &size));
   int64_t mine[5] = {r->first, r->n_own, r->n, r->r_own, pool};
   int64_t *all = xmalloc((size_t)size * 5 * sizeof *all);
+  int *blocks = xmalloc((size_t)size * 2 * sizeof *blocks);
   CHECK_MPI(MPI_Allgather(mine, 5, MPI_INT64_T, all, 5, MPI_INT64_T, comm));
   int rc = 0;
-  int64_t next = 0;
   *row0 = *pool0 = *rows = *pool_all = 0;
   for (int k = 0; k < size && rc == 0; k++) {
     const int64_t *o = all + 5 * k;
     if (o[2] != r->n)
       rc = ancd_errorf("%s: ranks disagree on the number of images (%lld vs %d)", path,
                        (long long)o[2], r->n);
-    else if (o[1] > 0 && o[0] != next)
-      rc = ancd_errorf("%s: rank %d holds images from %lld, expected %lld (blocks in rank order)",
-                       path, k, (long long)o[0], (long long)next);
-    next += o[1];
+    blocks[2 * k] = (int)o[0]; /* first and n_own are ints on every rank */
+    blocks[2 * k + 1] = (int)o[1];
     if (k < rank) {
       *row0 += o[3];
       *pool0 += o[4];
@@ -96,8 +95,9 @@ static int check_global(int64_t *row0, int64_t *pool0, int64_t *rows, int64_t *p
     *rows += o[3];
     *pool_all += o[4];
   }
-  if (rc == 0 && next != r->n)
-    rc = ancd_errorf("%s: the ranks hold %lld images of %d", path, (long long)next, r->n);
+  if (rc == 0)
+    rc = tiling_check(path, "image", blocks, 2, size, r->n);
+  free(blocks);
   free(all);
   return rc;
 }
@@ -229,20 +229,6 @@ int regions_h5_write(const char *dir, const regions_record *r, MPI_Comm comm) {
     return -1;
   }
   return h5s_publish(&f);
-}
-
-int regions_h5_check(const char *dir) {
-  char path[1024];
-  if (path_in(path, sizeof path, dir) < 0)
-    return -1;
-  return h5s_verify(path);
-}
-
-int regions_h5_stage_key(const char *dir, char *out, size_t n) {
-  char path[1024];
-  if (path_in(path, sizeof path, dir) < 0)
-    return -1;
-  return h5s_read_root_str(path, "stage_key", out, n);
 }
 
 /* ---- reading ---- */

@@ -54,10 +54,6 @@ typedef struct {
  * sizes are all-gathered; each rank writes its rows and pool ranges at the exclusive prefix sums
  * of the ranks before it, so the file does not depend on the number of ranks. */
 int regions_h5_write(const char *dir, const regions_record *r, MPI_Comm comm);
-/* h5s_verify of <dir>/regions.h5: 0 valid, H5S_MISSING, or -1 damaged (reason in ancd_error()). */
-int regions_h5_check(const char *dir);
-/* Its stage_key attribute; out: STAGE_KEY_LEN bytes at least. */
-int regions_h5_stage_key(const char *dir, char *out, size_t n);
 
 /* Reading: open a complete regions.h5 (file path) with h5s_open over MPI_COMM_SELF; reads are then
  * independent of other ranks. */

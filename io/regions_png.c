@@ -9,14 +9,6 @@
 
 #define EXPORT_PATH_LEN 4096
 
-/* The file name up to its first dot. */
-static void stem_of(char *out, size_t n, const char *path) {
-  snprintf(out, n, "%s", fs_basename(path));
-  char *dot = strchr(out, '.');
-  if (dot)
-    *dot = '\0';
-}
-
 typedef struct {
   char key[EXPORT_PATH_LEN]; /* <type>/<stem> */
   int index;
@@ -34,8 +26,9 @@ static int check_names(char **paths, char **types, int n) {
     const char *t = types[i];
     if (!t[0] || strchr(t, '/') || !strcmp(t, ".") || !strcmp(t, ".."))
       rc = ancd_errorf("%s: type '%s' is not a folder name", paths[i], t);
-    char s[EXPORT_PATH_LEN / 2];
-    stem_of(s, sizeof s, paths[i]);
+    char s[EXPORT_PATH_LEN / 2] = "";
+    if (rc == 0)
+      rc = fs_stem(s, sizeof s, paths[i]);
     if (rc == 0 && !s[0])
       rc = ancd_errorf("%s: no file stem to name its crops", paths[i]);
     snprintf(k[i].key, sizeof k[i].key, "%s/%s", t, s);
@@ -95,7 +88,7 @@ int regions_export_png(const char *dir, const char *category, const char *path, 
     c += per_image[i];
   for (int i = first; i < first + count && rc == 0; i++) {
     char stem[EXPORT_PATH_LEN / 2];
-    stem_of(stem, sizeof stem, paths[i]);
+    rc = fs_stem(stem, sizeof stem, paths[i]);
     for (int k = 0; k < per_image[i] && rc == 0; k++, c++) {
       regions_crop cr;
       rc = regions_h5_read_crop(&cr, &f, c);

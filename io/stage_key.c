@@ -1,6 +1,9 @@
 /* Stage keys (stage_key.h): which config keys each stage reads, and their hash. */
 #include "stage_key.h"
 
+#include "error.h"
+#include "h5store.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,14 +60,37 @@ static int selected(const char *key, const void *ctx) {
   return stage_of_key(key, sc->c) == (int)sc->stage;
 }
 
-void stage_key(char out[STAGE_KEY_LEN], ancd_stage s, const config *c, const char *parent) {
-  select_ctx sc = {s, c};
-  char *text = config_keys_text(c, selected, &sc);
-  uint64_t h = fnv1a64(FNV1A64_INIT, stage_name(s));
+/* FNV-1a 64 of name, the keys' text and parent, as 16 hex digits; frees text. */
+static void key_hex(char out[STAGE_KEY_LEN], const char *name, char *text, const char *parent) {
+  uint64_t h = fnv1a64(FNV1A64_INIT, name);
   h = fnv1a64(h, "\n");
   h = fnv1a64(h, text);
   h = fnv1a64(h, "parent: ");
   h = fnv1a64(h, parent ? parent : "");
   free(text);
   snprintf(out, STAGE_KEY_LEN, "%016llx", (unsigned long long)h);
+}
+
+void stage_key(char out[STAGE_KEY_LEN], ancd_stage s, const config *c, const char *parent) {
+  select_ctx sc = {s, c};
+  key_hex(out, stage_name(s), config_keys_text(c, selected, &sc), parent);
+}
+
+static int base_selected(const char *key, const void *ctx) {
+  (void)ctx;
+  return key_in(key, "dataset") && strcmp(key, "dataset.name") != 0;
+}
+
+void stage_key_base(char out[STAGE_KEY_LEN], const config *c) {
+  key_hex(out, "base", config_keys_text(c, base_selected, NULL), "");
+}
+
+int stage_file_check(const char *dir, const char *file, char key[STAGE_KEY_LEN]) {
+  char path[CFG_PATH_LEN + 64];
+  if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
+    return ancd_errorf("%s: path too long", dir);
+  int st = h5s_verify(path);
+  if (st == 0 && key && h5s_read_root_str(path, "stage_key", key, STAGE_KEY_LEN) != 0)
+    return ancd_error_prefix("%s: no stage key (written by an older ancd?): ", path);
+  return st;
 }

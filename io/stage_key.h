@@ -6,8 +6,9 @@
  *   model.h5    <- regions.h5's key + train (+ seed)
  *   results     <- model.h5's key + classify
  * So changing a later stage's key never recomputes an earlier stage, and changing an earlier one
- * changes the key of everything after it. Keys that cannot change a result (where outputs go,
- * pictures, parallel layout, bad-file tolerance) are outside every hash. */
+ * changes the key of everything after it. base.h5 (`ancd base`) stands outside this chain: it
+ * reads the dataset section only (stage_key_base). Keys that cannot change a result (where outputs
+ * go, pictures, parallel layout, bad-file tolerance) are outside every hash. */
 #ifndef ANCD_STAGE_KEY_H
 #define ANCD_STAGE_KEY_H
 
@@ -25,5 +26,14 @@ int stage_of_key(const char *key, const config *c);
 /* out = FNV-1a 64 of the stage's name, the "key: value" lines of its keys in c, and parent (the
  * stage key of the file it consumed; "" for detect), as 16 hex digits. */
 void stage_key(char out[STAGE_KEY_LEN], ancd_stage s, const config *c, const char *parent);
+/* base.h5's key: FNV-1a 64 of "base" and the "key: value" lines of every dataset.* key but
+ * dataset.name (dataset.categories included: they pick the images of the base set). */
+void stage_key_base(char out[STAGE_KEY_LEN], const config *c);
+
+/* The one validity test of every skip and every reader, for a stage's file <dir>/<file>
+ * (maps.h5, regions.h5, ...): h5s_verify (complete=1, every dataset reads back whole), then its
+ * stage_key attribute into key (when not NULL; a file without one is damaged). 0 valid,
+ * H5S_MISSING, or -1 damaged with the reason in ancd_error(). Local: any rank alone. */
+int stage_file_check(const char *dir, const char *file, char key[STAGE_KEY_LEN]);
 
 #endif

@@ -57,5 +57,7 @@ int job_bench(int argc, char **argv);
 int job_detect(int argc, char **argv);
 int job_report(int argc, char **argv);
 int job_regions(int argc, char **argv);
+int job_base(int argc, char **argv);
+int job_train(int argc, char **argv);
 
 #endif

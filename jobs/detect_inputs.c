@@ -148,11 +148,10 @@ int detect_backbone_load(detect_backbone *b, const config *c, int max_batch) {
       return ANCD_EXIT_USAGE;
     }
   const ops *o = ops_select(c->device);
-  if (!o)
+  ops_precision prec;
+  if (!o || ops_precision_parse(&prec, c->precision) != 0)
     return ANCD_EXIT_USAGE;
-  o->set_precision(!strcmp(c->precision, "tf32")   ? PRECISION_TF32
-                   : !strcmp(c->precision, "bf16") ? PRECISION_BF16
-                                                   : PRECISION_FP32);
+  o->set_precision(prec);
   if (vit_create(&b->model, &b->desc, &b->w, o, max_batch, S, S) != 0)
     return ANCD_EXIT_INPUT;
   b->S = S;

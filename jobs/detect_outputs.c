@@ -14,11 +14,11 @@
 #include "stage_key.h"
 
 detect_state detect_category_state(const char *dir, const char *key) {
-  int st = maps_h5_check(dir);
+  char old[STAGE_KEY_LEN] = "";
+  int st = stage_file_check(dir, MAPS_FILE, old);
   if (st == H5S_MISSING)
     return DETECT_MISSING;
-  char old[STAGE_KEY_LEN] = "";
-  if (st != 0 || maps_h5_stage_key(dir, old, sizeof old) != 0)
+  if (st != 0)
     return DETECT_DAMAGED;
   if (strcmp(old, key))
     return DETECT_STALE;

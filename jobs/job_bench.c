@@ -15,7 +15,9 @@
 #include "cli.h"
 #include "error.h"
 #include "log.h"
+#include "mgvit.h"
 #include "musc.h"
+#include "ncd_step.h"
 #include "ops.h"
 #include "ops_profile.h"
 #include "rng.h"
@@ -295,9 +297,88 @@ static int bench_msm(const bench *b, int N, int L, int C, int Q) {
   return 0;
 }
 
+/* One MGRL training step (anomalyncd_spec §5.5, §10) of a random timm ViT at 224 px: B samples
+ * x 2 views through every block, the backward from grad_from_block (default the last block),
+ * the projector 2048/256, 4 heads of C = 4 + 6 classes, the losses and SGD. Masks cover a random
+ * half of each crop; every other sample is a base one. */
+static int bench_train(const bench *b, const char *arch, int grad_from_block) {
+  const int S = 224, B = b->batch, N = 2 * B, Z = 256, C = 10;
+  vit_desc d;
+  vit_weights w;
+  float *storage = NULL;
+  if (vit_random(&d, &w, &storage, arch, 0) != 0)
+    return -1;
+  d.n_classes = 0; /* the classifier of the backbone is not used */
+  mgvit_config cfg = {.grad_from_block = grad_from_block > 0 ? grad_from_block : d.depth,
+                      .mask_layers = d.depth < 9 ? d.depth : 9,
+                      .proj_hidden = 2048,
+                      .proj_out = Z,
+                      .n_classes = C,
+                      .max_batch = N,
+                      .image_size = S};
+  mgvit *m = NULL;
+  int rc = mgvit_create(&m, &d, &w, b->o, &cfg, 3407);
+  free(storage);
+  if (rc != 0)
+    return -1;
+  float *images = xmalloc((size_t)N * 3 * S * S * sizeof *images);
+  float *masks = xmalloc((size_t)N * S * S * sizeof *masks);
+  for (size_t i = 0; i < (size_t)N * 3 * S * S; i++)
+    images[i] = (float)(2.0 * rng_uniform_at(7, i) - 1.0);
+  for (size_t i = 0; i < (size_t)N * S * S; i++)
+    masks[i] = (float)((int)(i % (size_t)S) < S / 2); /* the left half of every crop */
+  uint8_t *is_base = xmalloc((size_t)B);
+  int *label = xmalloc((size_t)B * sizeof *label);
+  float *score = xmalloc((size_t)B * sizeof *score);
+  for (int i = 0; i < B; i++) {
+    is_base[i] = (uint8_t)(i % 2 == 0);
+    label[i] = i % 4;
+    score[i] = (float)rng_uniform_at(8, (uint64_t)i);
+  }
+  ncd_loss_cfg lc;
+  ncd_loss_cfg_default(&lc);
+  ncd_step_work work;
+  ncd_step_work_init(&work, m, B, Z, C);
+  ncd_loss_terms terms;
+  double best = 1e30;
+  for (int r = 0; r <= b->repeat && rc == 0; r++) {
+    ncd_step_cfg sc = {.teacher_temp = 0.07,
+                       .lr = 0.003f,
+                       .momentum = 0.9f,
+                       .weight_decay = 5e-5f,
+                       .first_step = r == 0,
+                       .step = r};
+    double t0 = now_seconds();
+    rc = ncd_step(m, &terms, &work, images, masks, is_base, label, score, B, NULL, &lc, &sc);
+    double t = now_seconds() - t0;
+    if (r > 0 && t < best)
+      best = t;
+  }
+  if (rc == 0) {
+    json_t *sz = json_pack("{s:i, s:i, s:i, s:i, s:i}", "batch", B, "rows", N, "image", S, "depth",
+                           d.depth, "grad_from_block", cfg.grad_from_block);
+    char name[64];
+    snprintf(name, sizeof name, "train_%s", arch);
+    report(b, name, sz, best, mgvit_step_flops(&d, &cfg, N), mgvit_peak_bytes(m),
+           json_pack("{s:o, s:o}", "images_per_s", number(N / best), "loss", number(terms.total)));
+    if (!b->json)
+      printf("%-18s %.3f s per step, %.2f images/s (2 views x %d samples), loss %.4f\n", "", best,
+             N / best, B, terms.total);
+  }
+  ncd_step_work_free(&work);
+  free(images);
+  free(masks);
+  free(is_base);
+  free(label);
+  free(score);
+  mgvit_free(m);
+  return rc < 0 ? -1 : 0;
+}
+
 int job_bench(int argc, char **argv) {
   int json = 0, profile = 0, threads = 0, batch = 8, repeat = 3, n = 200, patches = 1369,
-      dim = 1024, queries = 0;
+      dim = 1024, queries = 0, grad_from = 0;
+  const char *arch = "vit_base_patch16";
   const cli_opt opts[] = {
       {"json", 0, CLI_FLAG, &json, NULL, "one JSON object per benchmark line"},
       {"profile", 0, CLI_FLAG, &profile, NULL,
@@ -312,6 +393,10 @@ int job_bench(int argc, char **argv) {
       {"dim", 0, CLI_INT, &dim, "C", "msm: feature width (default 1024)"},
       {"queries", 0, CLI_INT, &queries, "Q",
        "msm: score only images 0..Q-1 against the pool (default: all N, the full MSM)"},
+      {"arch", 0, CLI_STRING, &arch, "NAME",
+       "train: the random ViT (vit_base_patch16, vit_tiny_patch16, ...; default vit_base_patch16)"},
+      {"grad-from-block", 0, CLI_INT, &grad_from, "K",
+       "train: first trained block, 1-based (default: the last)"},
       {0},
   };
   const cli_job job = {
@@ -322,19 +407,23 @@ int job_bench(int argc, char **argv) {
       "msm: that, then MuSc's mutual scoring of one (layer, r) on random unit features on the "
       "CPU (ms per query image and per image of the full pool, GFLOP/s at 2 L^2 C per image "
       "pair, ratio to SGEMM, full-pool memory of one rank computed and the measured max RSS). "
+      "train: that, then one AnomalyNCD training step (anomalyncd §5.5) of a random ViT --arch "
+      "on --batch samples x 2 views at 224 px, the backward from --grad-from-block (seconds per "
+      "step, images/s, model GFLOP/s, ratio to SGEMM, peak memory). "
       "On CPU, OpenBLAS picks its kernels by CPU type and ancd replaces a generic pick on a "
       "CPU with AVX2 or AVX-512 (ancd info says which); OPENBLAS_CORETYPE, when set, is kept.",
-      "gemm|vit|msm [--json] [--profile] [--threads N] [--batch B] [--repeat R] [--n N] [--patches "
-      "L] "
-      "[--dim C] [--queries Q] [-c FILE] [--set device=cpu]",
+      "gemm|vit|msm|train [--json] [--profile] [--threads N] [--batch B] [--repeat R] [--n N] "
+      "[--patches L] [--dim C] [--queries Q] [--arch NAME] [--grad-from-block K] [-c FILE] "
+      "[--set device=cpu]",
       opts, 1};
   cli_args a;
   int rc = cli_parse(&a, &job, argc, argv);
   if (rc || a.help)
     return rc;
   if (a.n_positional != 1 || (strcmp(a.positional[0], "gemm") && strcmp(a.positional[0], "vit") &&
-                              strcmp(a.positional[0], "msm"))) {
-    fprintf(stderr, "ancd bench: expected 'gemm', 'vit' or 'msm' (see 'ancd bench --help')\n");
+                              strcmp(a.positional[0], "msm") && strcmp(a.positional[0], "train"))) {
+    fprintf(stderr,
+            "ancd bench: expected 'gemm', 'vit', 'msm' or 'train' (see 'ancd bench --help')\n");
     return ANCD_EXIT_USAGE;
   }
   if (threads < 0 || batch < 1 || repeat < 1) {
@@ -354,12 +443,13 @@ int job_bench(int argc, char **argv) {
     log_error("%s", ancd_error());
     rc = ANCD_EXIT_INPUT;
   }
-  if (!rc) {
-    const char *p = cs->base.precision;
-    o->set_precision(!strcmp(p, "tf32")   ? PRECISION_TF32
-                     : !strcmp(p, "bf16") ? PRECISION_BF16
-                                          : PRECISION_FP32);
+  ops_precision prec;
+  if (!rc && ops_precision_parse(&prec, cs->base.precision) != 0) {
+    log_error("%s", ancd_error());
+    rc = ANCD_EXIT_USAGE;
   }
+  if (!rc)
+    o->set_precision(prec);
   free(cs);
   if (rc)
     return rc;
@@ -389,6 +479,10 @@ int job_bench(int argc, char **argv) {
       log_error("%s", ancd_error());
       return ANCD_EXIT_INPUT;
     }
+  }
+  if (!strcmp(a.positional[0], "train") && bench_train(&b, arch, grad_from) != 0) {
+    log_error("%s", ancd_error());
+    return ANCD_EXIT_INPUT;
   }
   if (msm && bench_msm(&b, n, patches, dim, queries) != 0) {
     log_error("%s", ancd_error());

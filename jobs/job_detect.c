@@ -29,6 +29,7 @@
 #include "msm_dist.h"
 #include "musc.h"
 #include "output_paths.h"
+#include "partition.h"
 #include "pyrandom.h"
 #include "stage_key.h"
 #include "vit.h"
@@ -151,15 +152,7 @@ static int load_items(detect_run *r) {
   /* Shards are whole batches (boundaries at global multiples of detect.batch_size), so every
    * image meets the same batch-mates whatever the rank count: the ViT's GEMMs then see the same
    * shapes and the features do not depend on the rank count. */
-  const long B = r->cfg->detect.batch_size, n_batches = (r->n + B - 1) / B;
-  for (int k = 0; k < r->size; k++) {
-    long b, e;
-    partition_range(n_batches, r->size, k, &b, &e);
-    b = b * B < r->n ? b * B : r->n;
-    e = e * B < r->n ? e * B : r->n;
-    r->counts[k] = (int)(e - b);
-    r->displs[k] = (int)b;
-  }
+  partition_counts(r->counts, r->displs, r->n, r->size, r->cfg->detect.batch_size);
   r->first = r->displs[r->rank];
   r->n_own = r->counts[r->rank];
   return 0;
@@ -513,7 +506,7 @@ static int already_done(const detect_run *r) {
   int done = 0;
   if (r->rank == 0) {
     char path[OUTPUT_PATH_LEN + 16];
-    snprintf(path, sizeof path, "%s/maps.h5", r->dir);
+    maps_h5_path(path, sizeof path, r->dir);
     detect_state st = detect_category_state(r->dir, r->hash);
     done = st == DETECT_DONE;
     if (st == DETECT_STALE)

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "mebin.h"
 #include "output_paths.h"
+#include "partition.h"
 #include "regions_h5.h"
 #include "regions_image.h"
 #include "regions_maps.h"
@@ -69,8 +70,7 @@ static void stage_keys(regions_run *r) {
     r->maps_key[0] = '\0';
     if (r->import)
       stage_key(r->maps_key, STAGE_DETECT, r->cfg, "");
-    else if (maps_h5_check(r->dir) != 0 ||
-             maps_h5_stage_key(r->dir, r->maps_key, sizeof r->maps_key) != 0)
+    else if (stage_file_check(r->dir, MAPS_FILE, r->maps_key) != 0)
       r->maps_key[0] = '\0';
     stage_key(r->hash, STAGE_REGIONS, r->cfg, r->maps_key);
     char want[STAGE_KEY_LEN];
@@ -95,9 +95,7 @@ static int already_done(regions_run *r) {
   if (r->rank == 0 && r->maps_key[0]) {
     char path[OUTPUT_PATH_LEN + 16], key[STAGE_KEY_LEN] = "";
     snprintf(path, sizeof path, "%s/%s", r->dir, REGIONS_FILE);
-    int st = regions_h5_check(r->dir);
-    if (st == 0 && regions_h5_stage_key(r->dir, key, sizeof key) != 0)
-      st = -1;
+    int st = stage_file_check(r->dir, REGIONS_FILE, key);
     done = st == 0 && !strcmp(key, r->hash);
     if (st < 0)
       log_warn("category %s: %s: recomputing", r->category, ancd_error());
@@ -124,7 +122,7 @@ static int list_items_rank0(regions_run *r) {
     snprintf(r->info.method, sizeof r->info.method, "import");
     return 0;
   }
-  int st = maps_h5_check(r->dir);
+  int st = stage_file_check(r->dir, MAPS_FILE, NULL);
   if (st == H5S_MISSING) {
     log_error("category %s: %s/maps.h5 is missing: run `ancd detect` first, or set "
               "detect.method: import with detect.maps_root",
@@ -243,12 +241,7 @@ static void search_range(regions_run *r) {
   }
   int *counts = xmalloc((size_t)r->size * sizeof *counts);
   int *displs = xmalloc((size_t)r->size * sizeof *displs);
-  for (int k = 0; k < r->size; k++) {
-    long b, e;
-    partition_range(r->n, r->size, k, &b, &e);
-    counts[k] = (int)(e - b);
-    displs[k] = (int)b;
-  }
+  partition_counts(counts, displs, r->n, r->size, 1);
   CHECK_MPI(MPI_Allgatherv(own, r->n_own, MPI_UINT8_T, all, counts, displs, MPI_UINT8_T, r->comm));
   mebin_search_range(&r->search_min, &r->search_max, all, r->n);
   r->degenerate = r->search_min == r->search_max;
@@ -267,10 +260,8 @@ static void search_range(regions_run *r) {
 /* <dir>/regions_vis/<type>/<stem>.png */
 static void vis_path(char *out, size_t n, const regions_run *r, const regions_item *it) {
   char stem[CFG_PATH_LEN];
-  snprintf(stem, sizeof stem, "%s", fs_basename(it->path));
-  char *dot = strchr(stem, '.');
-  if (dot)
-    *dot = '\0';
+  if (fs_stem(stem, sizeof stem, it->path) != 0)
+    ANCD_FATAL("%s", ancd_error()); /* cannot be: the stem is shorter than the path */
   snprintf(out, n, "%s/regions_vis/%s/%s.png", r->dir, it->type, stem);
 }
 

@@ -15,7 +15,8 @@ typedef struct {
 static const job_entry jobs[] = {
     {"detect", job_detect, "anomaly maps and scores per image (MuSc, HETMM, or imported maps)"},
     {"regions", job_regions, "MEBin binarization and anomaly-centred crops into regions.h5"},
-    {"train", NULL, "train the mask-guided ViT (MGViT) on the regions, data-parallel"},
+    {"base", job_base, "a labeled base set (ground-truth crops, one class per defect type)"},
+    {"train", job_train, "train the mask-guided ViT (MGViT) on the regions, data-parallel"},
     {"classify", NULL, "predict anomaly classes, merge regions, clustering metrics"},
     {"run", NULL, "every stage over every category of a config, resumable"},
     {"report", job_report, "gather per-category results into tables.md / tables.csv"},

@@ -12,18 +12,6 @@
 #include "image.h"
 #include "mebin.h"
 
-void regions_normalise_map(float *out, const uint8_t *map, size_t n, int min, int max) {
-  for (size_t k = 0; k < n; k++) {
-    int v = map[k];
-    if (v < min)
-      out[k] = 0.0f;
-    else if (max == min) /* the reference divides by zero; MEBin's fix maps v >= MIN to 255 */
-      out[k] = 255.0f;
-    else /* divide first, then multiply by 255, in float64 (§2.2); stored as float32 */
-      out[k] = (float)(((double)(v - min) / (double)(max - min)) * 255.0);
-  }
-}
-
 float regions_window_score(const float *smap, int H, int W, int x0, int y0, int x1, int y1) {
   int xa = x0 > 0 ? x0 : 0, xb = x1 < W ? x1 : W;
   int ya = y0 > 0 ? y0 : 0, yb = y1 < H ? y1 : H;
@@ -179,7 +167,7 @@ int regions_image(image_regions *out, const char *path, const uint8_t *map, int 
      * rounding). */
     nmap = xmalloc(mpx * sizeof *nmap);
     smap = xmalloc((size_t)img.w * img.h * sizeof *smap);
-    regions_normalise_map(nmap, map, mpx, p->search_min, p->search_max);
+    mebin_normalise_map(nmap, map, mpx, p->search_min, p->search_max);
     rc = image_resize_f32(smap, nmap, mw, mh, img.w, img.h, RESIZE_BICUBIC_PIL12);
   }
   if (rc == 0)

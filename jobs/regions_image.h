@@ -36,9 +36,6 @@ int regions_image(image_regions *out, const char *path, const uint8_t *map, int 
                   const regions_params *p, const char *vis_path);
 void image_regions_free(image_regions *r);
 
-/* §3.5: the normalised map n of §2.2 as float (PIL mode "F"): 0 below MIN, else
- * (v - MIN) / (MAX - MIN) * 255 in double; MAX == MIN: 255 from MIN up. */
-void regions_normalise_map(float *out, const uint8_t *map, size_t n, int min, int max);
 /* §3.5 score of window [x0, x1) x [y0, y1) on the image-size map smap [H, W]: the maximum, with
  * 0 for window pixels outside the image (PIL's crop fills them), / 255 as NumPy 1.x's float64. */
 float regions_window_score(const float *smap, int H, int W, int x0, int y0, int x1, int y1);

@@ -1,13 +1,13 @@
 /* The images and maps `ancd regions` starts from (regions_maps.h). */
 #include "regions_maps.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "dataset.h"
+#include "detect_store.h"
 #include "error.h"
 #include "fsutil.h"
 #include "h5store.h"
@@ -15,15 +15,9 @@
 
 /* ---- maps.h5 ---- */
 
-static int maps_path(char *out, size_t n, const char *dir) {
-  if (snprintf(out, n, "%s/maps.h5", dir) >= (int)n)
-    return ancd_errorf("%s: path too long", dir);
-  return 0;
-}
-
 int regions_items_from_maps_h5(regions_item **items, maps_h5_info *info, const char *dir) {
   char path[CFG_PATH_LEN + 16];
-  if (maps_path(path, sizeof path, dir) < 0)
+  if (maps_h5_path(path, sizeof path, dir) < 0)
     return -1;
   memset(info, 0, sizeof *info);
   h5s_file f;
@@ -72,7 +66,7 @@ int regions_items_from_maps_h5(regions_item **items, maps_h5_info *info, const c
 
 int regions_read_maps_h5(float *maps, const char *dir, int first, int count, int S) {
   char path[CFG_PATH_LEN + 16];
-  if (maps_path(path, sizeof path, dir) < 0)
+  if (maps_h5_path(path, sizeof path, dir) < 0)
     return -1;
   h5s_file f;
   if (h5s_open(&f, path, MPI_COMM_SELF) < 0)
@@ -86,60 +80,12 @@ int regions_read_maps_h5(float *maps, const char *dir, int first, int count, int
 
 /* ---- imported PNG maps ---- */
 
-static int by_string(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names of the entries of dir that are folders (want_dir) or regular files, skipping
- * hidden ones. Returns the count, or -1 when dir cannot be read. */
-static int list_dir(char ***out, const char *dir, int want_dir) {
-  DIR *d = opendir(dir);
-  if (!d)
-    return ancd_errorf("%s: cannot open the folder", dir);
-  char **names = NULL;
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (e->d_name[0] == '.')
-      continue;
-    char full[2 * CFG_PATH_LEN];
-    snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
-    struct stat st;
-    if (stat(full, &st) != 0 || (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
-      continue;
-    names = xrealloc(names, (size_t)(n + 1) * sizeof *names);
-    names[n] = xmalloc(strlen(e->d_name) + 1);
-    strcpy(names[n++], e->d_name);
-  }
-  closedir(d);
-  if (n > 1)
-    qsort(names, (size_t)n, sizeof *names, by_string);
-  *out = names;
-  return n;
-}
-
-static void free_names(char **names, int n) {
-  for (int i = 0; i < n; i++)
-    free(names[i]);
-  free(names);
-}
-
-/* The file name up to its first dot (AnomalyNCD's stem). */
-static void stem_of(char *out, size_t n, const char *name) {
-  snprintf(out, n, "%s", fs_basename(name));
-  char *dot = strchr(out, '.');
-  if (dot)
-    *dot = '\0';
-}
-
-/* 1 when some name in names[0..n) has the stem s. */
+/* 1 when some name in names[0..n) has the stem s (a name too long for a stem has none). */
 static int has_stem(char *const *names, int n, const char *s) {
   char t[CFG_PATH_LEN];
-  for (int i = 0; i < n; i++) {
-    stem_of(t, sizeof t, names[i]);
-    if (!strcmp(t, s))
+  for (int i = 0; i < n; i++)
+    if (fs_stem(t, sizeof t, names[i]) == 0 && !strcmp(t, s))
       return 1;
-  }
   return 0;
 }
 
@@ -162,10 +108,10 @@ static int pair_type(char (*map)[CFG_PATH_LEN], const ds_manifest *m, const int 
   if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
     return ancd_errorf("%s: missing map folder for the %d images of type %s (e.g. %s)", dir, k,
                        type, m->items[idx[0]].path);
-  char **files = NULL;
-  int nf = list_dir(&files, dir, 0);
-  if (nf < 0)
+  fs_names files;
+  if (fs_list_dir(&files, dir, FS_FILES, NULL) != 0)
     return -1;
+  const int nf = files.n;
   named_index *im = xmalloc((size_t)k * sizeof *im);
   for (int j = 0; j < k; j++) {
     im[j].name = fs_basename(m->items[idx[j]].path);
@@ -175,50 +121,49 @@ static int pair_type(char (*map)[CFG_PATH_LEN], const ds_manifest *m, const int 
   int rc = 0;
   if (nf == k) { /* the reference pairs by sorted position, names unchecked */
     for (int j = 0; j < k && rc == 0; j++)
-      if (snprintf(map[im[j].index], CFG_PATH_LEN, "%s/%s", dir, files[j]) >= CFG_PATH_LEN)
-        rc = ancd_errorf("%s/%s: path too long", dir, files[j]);
+      if (snprintf(map[im[j].index], CFG_PATH_LEN, "%s/%s", dir, files.v[j]) >= CFG_PATH_LEN)
+        rc = ancd_errorf("%s/%s: path too long", dir, files.v[j]);
   } else {
     char s[CFG_PATH_LEN];
     char **imnames = xmalloc((size_t)k * sizeof *imnames);
     for (int j = 0; j < k; j++)
       imnames[j] = (char *)im[j].name;
     for (int j = 0; j < k && rc == 0; j++) {
-      stem_of(s, sizeof s, im[j].name);
-      if (!has_stem(files, nf, s))
+      rc = fs_stem(s, sizeof s, im[j].name);
+      if (rc == 0 && !has_stem(files.v, nf, s))
         rc = ancd_errorf("%s: missing anomaly map: no %s/%s.* (%d images, %d maps in %s)",
                          m->items[im[j].index].path, dir, s, k, nf, dir);
     }
     for (int j = 0; j < nf && rc == 0; j++) {
-      stem_of(s, sizeof s, files[j]);
-      if (!has_stem(imnames, k, s))
+      rc = fs_stem(s, sizeof s, files.v[j]);
+      if (rc == 0 && !has_stem(imnames, k, s))
         rc = ancd_errorf("%s/%s: extra anomaly map: no image %s.* of type %s (%d images, %d maps)",
-                         dir, files[j], s, type, k, nf);
+                         dir, files.v[j], s, type, k, nf);
     }
     if (rc == 0)
       rc = ancd_errorf("%s: %d maps for %d images of type %s", dir, nf, k, type);
     free(imnames);
   }
   free(im);
-  free_names(files, nf);
+  fs_names_free(&files);
   return rc;
 }
 
 /* Every map folder under root must be a type of the category. */
 static int check_extra_types(const char *root, const ds_manifest *m) {
-  char **dirs = NULL;
-  int nd = list_dir(&dirs, root, 1);
-  if (nd < 0)
+  fs_names dirs;
+  if (fs_list_dir(&dirs, root, FS_DIRS, NULL) != 0)
     return -1;
   int rc = 0;
-  for (int i = 0; i < nd && rc == 0; i++) {
+  for (int i = 0; i < dirs.n && rc == 0; i++) {
     int found = 0;
     for (int j = 0; j < m->n && !found; j++)
-      found = !strcmp(m->items[j].type, dirs[i]);
+      found = !strcmp(m->items[j].type, dirs.v[i]);
     if (!found)
       rc = ancd_errorf("%s/%s: extra anomaly-map folder: category %s has no test type %s", root,
-                       dirs[i], m->category, dirs[i]);
+                       dirs.v[i], m->category, dirs.v[i]);
   }
-  free_names(dirs, nd);
+  fs_names_free(&dirs);
   return rc;
 }
 

@@ -29,13 +29,14 @@
 #include "error.h"
 #include "log.h"
 #include "musc.h"
+#include "tiling.h"
 #include "world.h"
 
 enum { TAG_FEATURES = 4101, TAG_RESULTS = 4102 };
 
 /* What each rank passed, gathered so that every rank validates the same table and fails with
  * the same message. */
-enum { ARG_N_OWN, ARG_FIRST, ARG_N, ARG_L, ARG_C, ARG_K, N_ARGS };
+enum { ARG_FIRST, ARG_N_OWN, ARG_N, ARG_L, ARG_C, ARG_K, N_ARGS }; /* (first, n_own): tiling.h */
 
 static int check_args(const int *all, int P) {
   const int *a0 = all;
@@ -55,18 +56,7 @@ static int check_args(const int *all, int P) {
     return ancd_errorf("MSM: empty features (L = %d patches, C = %d channels)", L, C);
   if (k < 1 || k > N - 1)
     return ancd_errorf("MSM: k = %d is outside [1, %d] for N = %d images", k, N - 1, N);
-  long held = 0;
-  for (int q = 0; q < P; q++) {
-    const int *a = all + q * N_ARGS;
-    if (a[ARG_N_OWN] < 0 || a[ARG_FIRST] != held)
-      return ancd_errorf("MSM: rank %d holds %d images from image %d, but the ranks before it hold "
-                         "images [0, %ld)",
-                         q, a[ARG_N_OWN], a[ARG_FIRST], held);
-    held += a[ARG_N_OWN];
-  }
-  if (held != N)
-    return ancd_errorf("MSM: the ranks hold %ld images in all but N = %d", held, N);
-  return 0;
+  return tiling_check("MSM", "image", all, N_ARGS, P, N);
 }
 
 /* At ring step s, rank r scores its rows [o0, o1) against rows [v0, v1) of the visitor
@@ -127,7 +117,7 @@ int msm_distributed(double *acc, double weight, const float *Z_own, int n_own, i
   int P, r;
   CHECK_MPI(MPI_Comm_size(comm, &P));
   CHECK_MPI(MPI_Comm_rank(comm, &r));
-  int mine[N_ARGS] = {n_own, first, N, L, C, k};
+  int mine[N_ARGS] = {first, n_own, N, L, C, k};
   int *all = xmalloc((size_t)P * N_ARGS * sizeof *all);
   CHECK_MPI(MPI_Allgather(mine, N_ARGS, MPI_INT, all, N_ARGS, MPI_INT, comm));
   if (check_args(all, P) < 0) {

@@ -1,5 +1,6 @@
 /* Test helper (not a test): compares datasets of two complete ancd HDF5 files.
  *   h5_compare A.h5 B.h5 TOL NAME [NAME ...]
+ *   h5_compare --list A.h5 GROUP      (prints GROUP/<member> for every member of GROUP)
  * For each NAME prints "NAME: max abs diff X over N values" (read as float64); exits 0 when every
  * dataset has the same shape in both files and differs by at most TOL, 1 otherwise, 2 on usage.
  * tests/detect_ranks.sh uses it because h5dump (hdf5-tools) is not a dependency. */
@@ -7,6 +8,7 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "h5store.h"
@@ -69,7 +71,34 @@ static int compare(h5s_file *a, h5s_file *b, const char *name, double tol) {
   return bad;
 }
 
+static herr_t print_member(hid_t group, const char *name, const H5L_info_t *info, void *prefix) {
+  (void)group, (void)info;
+  printf("%s/%s\n", (const char *)prefix, name);
+  return 0;
+}
+
+static int list_group(const char *path, const char *group) {
+  h5s_file f;
+  if (h5s_open(&f, path, MPI_COMM_SELF) != 0) {
+    fprintf(stderr, "%s\n", ancd_error());
+    return 1;
+  }
+  hid_t g = H5Gopen2(f.file, group, H5P_DEFAULT);
+  int rc =
+      g < 0 || H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, print_member, (void *)group) < 0;
+  if (g >= 0)
+    H5Gclose(g);
+  h5s_close(&f);
+  return rc;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 4 && !strcmp(argv[1], "--list")) {
+    MPI_Init(&argc, &argv);
+    int rc = list_group(argv[2], argv[3]);
+    MPI_Finalize();
+    return rc;
+  }
   if (argc < 5) {
     fprintf(stderr, "usage: h5_compare A.h5 B.h5 TOL NAME [NAME ...]\n");
     return 2;

@@ -9,6 +9,7 @@
 #include "detect_store.h"
 #include "error.h"
 #include "h5store.h"
+#include "stage_key.h"
 #include "test_util.h"
 #include "world.h"
 
@@ -148,7 +149,8 @@ static void split_matches_single(const char *root, const full_data *d, int n, in
   partition_range(n, size, rank, &begin, &end);
   maps_record r = record_of(d, n, (int)begin, (int)(end - begin));
   CHECK(maps_h5_write(split, &r, MPI_COMM_WORLD) == 0, "rank %d: %s", rank, ancd_error());
-  CHECK(maps_h5_check(split) == 0, "rank %d: split file not valid: %s", rank, ancd_error());
+  CHECK(stage_file_check(split, MAPS_FILE, NULL) == 0, "rank %d: split file not valid: %s", rank,
+        ancd_error());
   MPI_Barrier(MPI_COMM_WORLD);
   if (rank == 0) {
     char a[4300], b[4300];
@@ -193,7 +195,8 @@ int main(int argc, char **argv) {
   CHECK(maps_h5_write(bad, &r, MPI_COMM_WORLD) < 0, "rank %d: NaN accepted", rank);
   CHECK(strstr(ancd_error(), "/d/c/test/hole/1.png") && strstr(ancd_error(), "NaN"), "rank %d: %s",
         rank, ancd_error());
-  CHECK(maps_h5_check(bad) == H5S_MISSING, "rank %d: failed write left a file", rank);
+  CHECK(stage_file_check(bad, MAPS_FILE, NULL) == H5S_MISSING, "rank %d: failed write left a file",
+        rank);
   free(d);
 
   int failures = test_failures, total = 0;

@@ -402,6 +402,25 @@ static void test_folder(void) {
   check_scan_error(&d, "nothing", "folder empty normal folder", at("nothing/good"), "empty");
 }
 
+/* A mask is named after the image's stem, the name up to its first dot (fs_stem, as AnomalyNCD's
+ * crop names; anomalyncd_spec §11.29): a.b.png has the mask a_mask.png, not a.b_mask.png. */
+static void test_mask_stem(void) {
+  new_tree("dataset_mask_stem");
+  png("part/test/good/g.png", 8, 6, 3, 100);
+  png("part/test/crack/a.b.png", 8, 6, 3, 100);
+  png("part/ground_truth/crack/a_mask.png", 8, 6, 1, 255);
+  png("part/ground_truth/crack/a.b_mask.png", 8, 6, 1, 255); /* not this one */
+  cfg_dataset d = dataset("mvtec");
+  const row want[] = {
+      {"part/test/crack/a.b.png", "crack", DS_TEST, 1, "part/ground_truth/crack/a_mask.png"},
+      {"part/test/good/g.png", "good", DS_TEST, 0, ""},
+  };
+  ds_manifest m;
+  CHECK(ds_scan(&m, &d, "part") == 0, "scan: %s", ancd_error());
+  check_manifest(&m, want, 2, "mask of a dotted name");
+  ds_free(&m);
+}
+
 static void test_anomalies(void) {
   new_tree("dataset_anomalies");
   png("bottle/broken_large/001.png", 8, 8, 3, 1);
@@ -537,6 +556,7 @@ int main(void) {
   test_visa();
   test_mtd();
   test_folder();
+  test_mask_stem();
   test_anomalies();
   test_validate();
   return test_done("test_dataset");

@@ -14,6 +14,7 @@
 #include "h5store.h"
 #include "image.h"
 #include "output_paths.h"
+#include "stage_key.h"
 #include "test_util.h"
 
 static char tmp[4096];
@@ -109,22 +110,22 @@ static void test_maps_h5(void) {
   snprintf(path, sizeof path, "%s/maps.h5", dir);
 
   /* Not valid: no file, then a file still being written (.tmp), then a file that is not HDF5. */
-  CHECK(maps_h5_check(dir) == H5S_MISSING, "valid before anything was written");
+  CHECK(stage_file_check(dir, MAPS_FILE, NULL) == H5S_MISSING, "valid before anything was written");
   CHECK(test_mkdirs(dir) == 0, "mkdir %s", dir);
   h5s_file f;
   CHECK(h5s_create(&f, path, MPI_COMM_WORLD) == 0, "%s", ancd_error());
-  CHECK(maps_h5_check(dir) == H5S_MISSING, "valid while only the .tmp exists");
+  CHECK(stage_file_check(dir, MAPS_FILE, NULL) == H5S_MISSING, "valid while only the .tmp exists");
   h5s_abort(&f);
   CHECK(test_write_file(path, "not hdf5", 8) == 0, "write %s", path);
-  CHECK(maps_h5_check(dir) == -1 && contains(ancd_error(), "not an HDF5 file"),
+  CHECK(stage_file_check(dir, MAPS_FILE, NULL) == -1 && contains(ancd_error(), "not an HDF5 file"),
         "a foreign file: %s", ancd_error());
   remove(path);
 
   CHECK(maps_h5_write(dir, &r, MPI_COMM_WORLD) == 0, "%s", ancd_error());
-  CHECK(maps_h5_check(dir) == 0, "not valid after the write: %s", ancd_error());
+  CHECK(stage_file_check(dir, MAPS_FILE, NULL) == 0, "not valid after the write: %s", ancd_error());
   const char *want_hash = "00112233445566ff";
-  char hash[64] = "";
-  CHECK(maps_h5_stage_key(dir, hash, sizeof hash) == 0 && !strcmp(hash, want_hash),
+  char hash[STAGE_KEY_LEN] = "";
+  CHECK(stage_file_check(dir, MAPS_FILE, hash) == 0 && !strcmp(hash, want_hash),
         "stage key '%s', want '%s' (%s)", hash, want_hash, ancd_error());
 
   CHECK(h5s_open(&f, path, MPI_COMM_WORLD) == 0, "%s", ancd_error());
@@ -191,12 +192,12 @@ static void test_maps_h5(void) {
   CHECK(maps_h5_write(dir, &r, MPI_COMM_WORLD) < 0, "NaN map accepted");
   CHECK(contains(ancd_error(), "/d/cat/test/good/001.png") && contains(ancd_error(), "NaN"), "%s",
         ancd_error());
-  CHECK(maps_h5_check(dir) == H5S_MISSING, "a failed write left a maps.h5");
+  CHECK(stage_file_check(dir, MAPS_FILE, NULL) == H5S_MISSING, "a failed write left a maps.h5");
   d->maps[3 * S * S + 7] = 0;
   /* Rows that do not cover the images. */
   r.n_own = N - 1;
   CHECK(maps_h5_write(dir, &r, MPI_COMM_WORLD) < 0, "missing rows accepted");
-  CHECK(contains(ancd_error(), "4 rows of 5"), "%s", ancd_error());
+  CHECK(contains(ancd_error(), "hold 4 rows in all but N = 5"), "%s", ancd_error());
   snprintf(path, sizeof path, "%s/maps.h5.tmp", dir);
   CHECK(!exists(path), "a failed write left %s", path);
   free(d);

@@ -414,7 +414,29 @@ static void test_fast_equals_straightforward(void) {
   CHECK(n_with_region >= 20, "only %d of 50 random maps had a region", n_with_region);
 }
 
+/* §2.2 value by value (mebin_normalise) and over a map as float (mebin_normalise_map). */
+static void test_normalise(void) {
+  const int ranges[][2] = {{0, 255}, {37, 200}, {254, 255}, {100, 100}, {0, 0}};
+  for (int r = 0; r < 5; r++) {
+    int lo = ranges[r][0], hi = ranges[r][1], bad = 0;
+    uint8_t map[256];
+    float out[256];
+    for (int v = 0; v < 256; v++)
+      map[v] = (uint8_t)v;
+    mebin_normalise_map(out, map, 256, lo, hi);
+    for (int v = 0; v < 256; v++) {
+      double want = lo == hi ? (v < lo ? 0.0 : 255.0) : normalise(v, lo, hi);
+      bad += mebin_normalise(v, lo, hi) != want || out[v] != (float)want;
+    }
+    CHECK(bad == 0, "MIN %d MAX %d: %d values differ", lo, hi, bad);
+  }
+  /* Divide first, then multiply: (1 / 7) * 255 is 36.42857142857142, 255 / 7 ends in ...43. */
+  CHECK(mebin_normalise(1, 0, 7) == 36.42857142857142 && 255.0 / 7.0 != 36.42857142857142, "%.17g",
+        mebin_normalise(1, 0, 7));
+}
+
 int main(void) {
+  test_normalise();
   test_search_range();
   test_erode();
   test_components();

@@ -107,8 +107,8 @@ static void test_gradients(int layerscale) {
     float *p = xmalloc(tt->n * sizeof *p), *g = xmalloc(tt->n * sizeof *g);
     mgvit_tensor_get(m, mgvit_params(m), tt, p);
     mgvit_tensor_get(m, mgvit_grads(m), tt, g);
-    if (!strncmp(tt->name, "head.", 5)) {
-      int h = tt->name[5] - '0';
+    if (!strncmp(tt->name, "head.last_layer.", 16)) {
+      int h = tt->name[16] - '0';
       CHECK(!memcmp(g, dv + (size_t)h * C * D, tt->n * sizeof *g), "%s: dv not passed", tt->name);
       free(p);
       free(g);
@@ -185,8 +185,8 @@ static void test_sgd_and_config(void) {
   CHECK(mgvit_find(m, "blocks.0.attn.qkv.weight") == NULL, "a frozen block is trainable");
   CHECK(mgvit_find(m, "blocks.2.norm2.bias") && mgvit_find(m, "blocks.2.norm2.bias")->ndim == 1,
         "1-D bias");
-  CHECK(mgvit_find(m, "projector.mlp.4.weight")->shape[0] == OUT, "projector out");
-  CHECK(mgvit_find(m, "head.3.weight_v")->shape[0] == C, "prototypes");
+  CHECK(mgvit_find(m, "head.mlp.4.weight")->shape[0] == OUT, "projector out");
+  CHECK(mgvit_find(m, "head.last_layer.3.weight_v")->shape[0] == C, "prototypes");
   /* Block weights start as the backbone's. */
   float *p = xmalloc(qkv->n * sizeof *p);
   mgvit_tensor_get(m, mgvit_params(m), qkv, p);
@@ -215,7 +215,7 @@ static void test_sgd_and_config(void) {
   g[fc2->offset + 7] = NAN;
   o->to_device(mgvit_grads(m), g, n * sizeof *g);
   CHECK(mgvit_first_nonfinite(m, mgvit_grads(m), &at) == fc2 && at == 7, "NaN not found");
-  const mgvit_tensor *v = mgvit_find(m, "head.2.weight_v");
+  const mgvit_tensor *v = mgvit_find(m, "head.last_layer.2.weight_v");
   CHECK(!memcmp(mgvit_prototypes(m, 2), p1 + v->offset, v->n * sizeof(float)),
         "host prototypes not in step with the parameters");
   free(p0);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detect_store.h"
 #include "error.h"
 #include "image.h"
 #include "test_util.h"
@@ -191,7 +192,26 @@ static void test_musc_heatmap(void) {
   image_free(&ref);
 }
 
+/* The one float -> 8-bit conversion: heat maps index the jet table with it and AnomalyNCD's 8-bit
+ * maps (maps_to_u8) are it, value by value. */
+static void test_map_value_u8(void) {
+  CHECK(map_value_u8(0.5f, 0.0f, 1.0f) == 127, "0.5 -> %d", map_value_u8(0.5f, 0.0f, 1.0f));
+  CHECK(map_value_u8(1.0f, 0.0f, 1.0f) == 255 && map_value_u8(9.0f, 0.0f, 1.0f) == 255, "top");
+  CHECK(map_value_u8(-1.0f, 0.0f, 1.0f) == 0 && map_value_u8(NAN, 0.0f, 1.0f) == 0, "bottom");
+  CHECK(map_value_u8(3.0f, 2.0f, 2.0f) == 0 && map_value_u8(3.0f, 2.0f, 1.0f) == 0, "flat");
+  float v[64];
+  uint8_t u[64];
+  for (int i = 0; i < 64; i++)
+    v[i] = (float)i * 0.37f - 3.0f;
+  maps_to_u8(u, v, 64, -3.0f, 20.0f);
+  int differ = 0;
+  for (int i = 0; i < 64; i++)
+    differ += u[i] != map_value_u8(v[i], -3.0f, 20.0f);
+  CHECK(differ == 0, "maps_to_u8 differs from map_value_u8 at %d values", differ);
+}
+
 int main(void) {
+  test_map_value_u8();
   test_resize_goldens();
   test_resize_errors();
   test_crop();

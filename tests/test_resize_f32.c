@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "image.h"
+#include "mebin.h"
 #include "regions_image.h"
 #include "test_util.h"
 
@@ -71,7 +72,7 @@ static void check_score(int mw, int mh, int lo, int hi, int W, int H, int x0, in
   for (int y = 0; y < mh; y++)
     for (int x = 0; x < mw; x++)
       map[y * mw + x] = score_map(x, y);
-  regions_normalise_map(n, map, (size_t)mw * mh, lo, hi);
+  mebin_normalise_map(n, map, (size_t)mw * mh, lo, hi);
   CHECK(image_resize_f32(big, n, mw, mh, W, H, RESIZE_BICUBIC_PIL12) == 0, "%s", ancd_error());
   float got = regions_window_score(big, H, W, x0, y0, x1, y1);
   CHECK(got == (float)want, "score [%d, %d] %dx%d window (%d, %d, %d, %d): %.9g, reference %.9g",
@@ -118,7 +119,7 @@ int main(void) {
   /* Degenerate MAX == MIN: 255 from MIN up; below MIN 0. */
   uint8_t m[4] = {9, 10, 11, 255};
   float n[4];
-  regions_normalise_map(n, m, 4, 10, 10);
+  mebin_normalise_map(n, m, 4, 10, 10);
   CHECK(n[0] == 0 && n[1] == 255 && n[2] == 255 && n[3] == 255, "degenerate: %g %g %g %g", n[0],
         n[1], n[2], n[3]);
   /* A window wholly outside the image scores 0 (PIL fills with 0). */

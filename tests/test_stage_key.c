@@ -1,6 +1,6 @@
 /* Stage keys (io/stage_key.h): every config key belongs to one stage or to none, a key changes
  * only its own stage's key (and, through the parent, the keys after it), and keys outside every
- * hash change none. */
+ * hash change none; base.h5's key follows the dataset section alone. */
 #include <string.h>
 
 #include "config.h"
@@ -29,6 +29,20 @@ static int changed(const char *assignment) {
   free(a);
   free(b);
   return mask;
+}
+
+/* 1 when assignment changes stage_key_base. */
+static int base_changed(const char *assignment) {
+  config_set *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+  config_defaults(a);
+  config_defaults(b);
+  CHECK(config_set_kv(b, assignment) == 0, "--set %s", assignment);
+  char ka[STAGE_KEY_LEN], kb[STAGE_KEY_LEN];
+  stage_key_base(ka, &a->base);
+  stage_key_base(kb, &b->base);
+  free(a);
+  free(b);
+  return strcmp(ka, kb) != 0;
 }
 
 enum {
@@ -81,6 +95,16 @@ int main(void) {
                         "dataset.categories=[a]"};
   for (size_t i = 0; i < sizeof none / sizeof *none; i++)
     CHECK(changed(none[i]) == 0, "%s changed a stage key: %x", none[i], changed(none[i]));
+  /* base.h5's key: the dataset section but its name, categories included; nothing else. */
+  const char *base_in[] = {"dataset.root=elsewhere", "dataset.categories=[a]",
+                           "dataset.normal_type=ok", "dataset.layout=mtd"};
+  const char *base_out[] = {"dataset.name=x",  "detect.r_list=[1,3]", "train.lr=0.01",
+                            "train.base=b.h5", "output.dir=other",    "seed=7"};
+  for (size_t i = 0; i < sizeof base_in / sizeof *base_in; i++)
+    CHECK(base_changed(base_in[i]), "%s left base.h5's key", base_in[i]);
+  for (size_t i = 0; i < sizeof base_out / sizeof *base_out; i++)
+    CHECK(!base_changed(base_out[i]), "%s changed base.h5's key", base_out[i]);
+  CHECK(changed("train.base=b.h5") == (T | C), "train.base");
   /* The key is 16 hex digits and depends on the parent. */
   char k1[STAGE_KEY_LEN], k2[STAGE_KEY_LEN];
   stage_key(k1, STAGE_REGIONS, &cs->base, "0000000000000001");

@@ -125,9 +125,9 @@ static void bind_block(vit_block_weights *k, const mgvit *m, float *buffer, int 
 #undef BIND
 }
 
-static const char *const PROJ_NAMES[3][2] = {{"projector.mlp.0.weight", "projector.mlp.0.bias"},
-                                             {"projector.mlp.2.weight", "projector.mlp.2.bias"},
-                                             {"projector.mlp.4.weight", "projector.mlp.4.bias"}};
+static const char *const PROJ_NAMES[3][2] = {{"head.mlp.0.weight", "head.mlp.0.bias"},
+                                             {"head.mlp.2.weight", "head.mlp.2.bias"},
+                                             {"head.mlp.4.weight", "head.mlp.4.bias"}};
 
 static void bind_heads(mgvit *m) {
   for (int l = 0; l < 3; l++) {
@@ -188,7 +188,7 @@ static void stage_initial(const mgvit *m, float *host, const vit_weights *w, uin
   const double bound = 1.0 / sqrt((double)D);
   for (int h = 0; h < MGVIT_HEADS; h++) {
     char name[64];
-    snprintf(name, sizeof name, "head.%d.weight_v", h);
+    snprintf(name, sizeof name, "head.last_layer.%d.weight_v", h);
     const mgvit_tensor *t = mgvit_find(m, name);
     for (size_t i = 0; i < t->n; i++)
       host[t->offset + i] =
@@ -295,7 +295,7 @@ int mgvit_create(mgvit **out, const vit_desc *desc, const vit_weights *w, const 
   }
   for (int h = 0; h < MGVIT_HEADS; h++) {
     char name[64];
-    snprintf(name, sizeof name, "head.%d.weight_v", h);
+    snprintf(name, sizeof name, "head.last_layer.%d.weight_v", h);
     add_tensor(m, name, cfg->n_classes, D);
   }
 
@@ -554,14 +554,16 @@ int mgvit_backward(mgvit *m, const float *df, const float *dz, const float *dv, 
 
 double mgvit_step_flops(const vit_desc *d, const mgvit_config *c, int N) {
   const int S = c->image_size;
-  const double L = (double)(S / d->patch) * (S / d->patch), T = L + 1, D = d->dim,
-               M = d->mlp_dim, K = 3.0 * d->patch * d->patch;
+  const double L = (double)(S / d->patch) * (S / d->patch), T = L + 1, D = d->dim, M = d->mlp_dim,
+               K = 3.0 * d->patch * d->patch;
   const double block = 2 * T * D * 3 * D + 4 * T * T * D + 2 * T * D * D + 4 * T * D * M;
   const double H = c->proj_hidden, P = c->proj_out;
   const double proj = 2 * (D * H + H * H + H * P) + 2 * D * c->n_classes * MGVIT_HEADS;
   const int trained = d->depth - c->grad_from_block + 1;
   return N * (2 * L * K * D + d->depth * block + proj + 2 * (trained * block + proj));
 }
+
+void mgvit_zero_grads(mgvit *m) { m->o->memset0(m->grads, m->n_params * sizeof(float)); }
 
 void mgvit_sgd_step(mgvit *m, float lr, float momentum, float weight_decay, int first_step) {
   for (int i = 0; i < m->n_tab; i++) {

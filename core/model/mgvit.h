@@ -30,7 +30,7 @@ typedef struct {
 } mgvit_config;
 
 /* One trainable tensor: a name as PyTorch's state dict would have it (timm block names,
- * "projector.mlp.{0,2,4}.{weight,bias}", "head.{h}.weight_v"), its offset (floats) in the
+ * "head.mlp.{0,2,4}.{weight,bias}", "head.last_layer.{h}.weight_v"), its offset (floats) in the
  * buffers, its element count and shape. */
 typedef struct {
   char name[64];
@@ -84,6 +84,8 @@ int mgvit_forward(mgvit *m, const float *images, const float *masks, int N, floa
  * [N, proj_out] and dL/dv host [MGVIT_HEADS, C, D], writes every trainable gradient into
  * mgvit_grads (overwriting the previous step's). */
 int mgvit_backward(mgvit *m, const float *df, const float *dz, const float *dv, int N);
+/* Zeroes every gradient (a process without rows in a batch still joins the gradient sum). */
+void mgvit_zero_grads(mgvit *m);
 /* PyTorch SGD over every trainable tensor (§5.6): momentum 0.9, dampening 0, weight decay wd on
  * tensors of 2 or more dimensions only; first_step starts the momentum buffers. */
 void mgvit_sgd_step(mgvit *m, float lr, float momentum, float weight_decay, int first_step);

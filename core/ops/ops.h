@@ -110,5 +110,8 @@ const ops *ops_cpu(void);
 const ops *ops_cuda(void);
 /* device: "auto" (cuda when present, else cpu) | "cpu" | "cuda" (NULL + ancd_error when absent). */
 const ops *ops_select(const char *device);
+/* *out = the precision named by the config's `precision` (fp32 | tf32 | bf16). -1 for another
+ * name. */
+int ops_precision_parse(ops_precision *out, const char *name);
 
 #endif

@@ -1,4 +1,5 @@
-/* The backend-independent parts of ops.h: choosing a backend and sizing attention scratch. */
+/* The backend-independent parts of ops.h: choosing a backend and its precision, sizing attention
+ * scratch. */
 #include <string.h>
 
 #include "device.h"
@@ -32,4 +33,15 @@ const ops *ops_select(const char *device) {
   }
   ancd_errorf("unknown device '%s' (expected auto, cpu or cuda)", device);
   return NULL;
+}
+
+int ops_precision_parse(ops_precision *out, const char *name) {
+  static const char *const names[] = {
+      [PRECISION_FP32] = "fp32", [PRECISION_TF32] = "tf32", [PRECISION_BF16] = "bf16"};
+  for (int p = 0; p < (int)(sizeof names / sizeof names[0]); p++)
+    if (strcmp(name, names[p]) == 0) {
+      *out = (ops_precision)p;
+      return 0;
+    }
+  return ancd_errorf("unknown precision '%s' (expected fp32, tf32 or bf16)", name);
 }

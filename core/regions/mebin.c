@@ -242,6 +242,22 @@ static void sweep_counts(int *counts, int *parent, int *order, const uint8_t *fi
   }
 }
 
+double mebin_normalise(int v, int min, int max) {
+  if (v < min)
+    return 0.0;
+  if (max == min) /* the reference divides by zero */
+    return 255.0;
+  return ((double)(v - min) / (double)(max - min)) * 255.0;
+}
+
+void mebin_normalise_map(float *out, const uint8_t *map, size_t n, int min, int max) {
+  float norm[256]; /* as float32, the type PIL's mode "F" stores */
+  for (int v = 0; v < 256; v++)
+    norm[v] = (float)mebin_normalise(v, min, max);
+  for (size_t k = 0; k < n; k++)
+    out[k] = norm[map[k]];
+}
+
 /* §2.2-§2.4 */
 void mebin_binarize(uint8_t *mask, mebin_result *res, void *scratch, const uint8_t *map, int h,
                     int w, int min, int max, int sample_rate, int min_interval_len,
@@ -256,16 +272,13 @@ void mebin_binarize(uint8_t *mask, mebin_result *res, void *scratch, const uint8
   res->n_steps = (255 + sample_rate - 1) / sample_rate;
   erode_with(filtered, tmp, map, h, w, erode_kernel);
 
-  /* n(v) = ((v - MIN) / (MAX - MIN)) * 255 in double, 0 below MIN. MAX == MIN (the reference
-   * divides by zero): v >= MIN normalises to 255, as in anomalib's port, so the sweep counts
+  /* n(v) = mebin_normalise(v). MAX == MIN: v >= MIN normalises to 255, so the sweep counts
    * erode(v >= MIN) at every step but the first (255 > 255 fails). n is monotone in v, so the
    * mask n(v) > s is v > T with T the largest value whose n(v) <= s (-1 when none). */
   res->degenerate = max == min;
   double norm[256];
   for (int v = 0; v < 256; v++)
-    norm[v] = v < min           ? 0.0
-              : res->degenerate ? 255.0
-                                : ((double)(v - min) / (double)(max - min)) * 255.0;
+    norm[v] = mebin_normalise(v, min, max);
   int thresholds[MEBIN_MAX_STEPS];
   for (int k = 0; k < res->n_steps; k++) {
     double s = 255 - sample_rate * k;

@@ -13,6 +13,12 @@
 
 /* §2.1: MIN and MAX of the per-image maxima (both 0 when n <= 0). */
 void mebin_search_range(int *min, int *max, const uint8_t *maxima, int n);
+/* §2.2: the normalised value of the 8-bit map value v: 0 below MIN, else
+ * ((v - MIN) / (MAX - MIN)) * 255 in double (divide first). MAX == MIN, where the reference
+ * divides by zero: 255 from MIN up, as anomalib's port. */
+double mebin_normalise(int v, int min, int max);
+/* §2.2 over map u8 [n] as float (PIL mode "F", for the §3.5 crop score). */
+void mebin_normalise_map(float *out, const uint8_t *map, size_t n, int min, int max);
 
 /* cv2.erode with a k x k ones kernel and the default anchor (k/2, k/2): output (x, y) is the
  * minimum over columns x - k/2 .. x - k/2 + k - 1 and rows likewise (k = 6: x-3 .. x+2, an
@@ -40,7 +46,7 @@ typedef struct {
 
 /* §2.2-§2.4 for one map u8 [h, w]: mask u8 [h, w] 0/255 = erode(map > t_raw). sample_rate 4
  * gives the sweep 255, 251, ..., 3. scratch: mebin_scratch_bytes(h, w). Degenerate MAX == MIN:
- * v >= MIN normalises to 255 (anomalib's port), so counts are 0 at k = 0 and the components of
+ * v >= MIN normalises to 255 (mebin_normalise), so counts are 0 at k = 0 and the components of
  * erode(map >= MIN) after; the run selection is as usual, and when it finds a run the threshold
  * is MIN - 1: mask = erode(map >= MIN), every pixel >= MIN is foreground (ancd's fix). */
 void mebin_binarize(uint8_t *mask, mebin_result *res, void *scratch, const uint8_t *map, int h,

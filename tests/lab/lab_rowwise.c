@@ -4,8 +4,8 @@
  * |out - ref| <= TOL + |ref| * EPS, then timed (best of REPEAT) with napkin math: bytes read and
  * written per second, nanoseconds per element.
  *
- *   build/dev/lab_rowwise            all ops
- *   build/dev/lab_rowwise gelu       one of gelu, softmax, layernorm, add
+ *   build/tests/lab_rowwise            all ops
+ *   build/tests/lab_rowwise gelu       one of gelu, softmax, layernorm, add
  *
  * "vec" variants are the ones ops_cpu.c took: plain loops (sums over fixed lanes) that gcc
  * vectorises, vm_expf/vm_erff (core/ops/vecmath.h), cloned per ISA with target_clones ("novec"

@@ -3,7 +3,7 @@
  * first one (the split ops_cpu.c uses) and timed (best of REPEAT) against the machine's peak:
  * 2 M N K FLOPs per call.
  *
- *   OMP_NUM_THREADS=2 build/dev/lab_gemm
+ *   OMP_NUM_THREADS=2 build/tests/lab_gemm
  *
  * 0 rows:     one OpenMP team, each thread a single-threaded sgemm on its share of the M rows
  *             (each thread packs all of the weights).

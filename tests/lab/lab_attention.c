@@ -5,7 +5,7 @@
  * |out - ref| <= TOL + |ref| * EPS (also with MGViT's CLS-row bias), then timed (best of REPEAT)
  * with napkin math: 4 T^2 C FLOPs per image.
  *
- *   build/dev/lab_attention [variant]
+ *   build/tests/lab_attention [variant]
  *
  * 1 fused: one tile per thread, rows padded to a multiple of 16 with -inf columns so the
  *   softmax runs on whole vectors, exp and sum in one pass, 1/sum applied to the 64 outputs of a

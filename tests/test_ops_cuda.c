@@ -256,13 +256,13 @@ static void check_attention(int B, int T, int C, int NH, int with_bias, ops_prec
   for (long i = 1; i < (long)B * T; i++)
     if (uniform(0, 1) < 0.25f)
       bias[i] = -1e4f;
-  long n_scratch = (long)ops_attention_scratch(B, T, NH);
   float *res[2];
   set_precision(p);
   for (int k = 0; k < 2; k++) {
     const ops *o = backends[k];
     float *dqkv = upload(o, qkv, n_qkv), *dbias = upload(o, bias, (long)B * T);
-    float *scratch = device_zeros(o, n_scratch), *dout = device_zeros(o, n_out);
+    float *scratch = device_zeros(o, (long)o->attention_scratch(B, T, NH));
+    float *dout = device_zeros(o, n_out);
     o->attention(dout, scratch, dqkv, with_bias ? dbias : NULL, B, T, C, NH);
     res[k] = download(o, dout, n_out);
     o->free(dqkv), o->free(dbias), o->free(scratch);
@@ -640,7 +640,6 @@ int main(void) {
   check_assemble_tokens(2, 196, 768, 0);
   check_assemble_tokens(3, 5, 3, 1);
   check_assemble_tokens(1, 1, 1, 0);
-
 
   check_training_ops();
 

@@ -329,7 +329,7 @@ static void check_attention_grad(int B, int T, int C, int NH, int with_bias) {
                .cls_bias = with_bias ? bias : NULL,
                .forward = attn_forward,
                .backward = attn_backward};
-  c.scratch = zeros((long)ops_attention_scratch(B, T, NH));
+  c.scratch = zeros((long)ops_cpu()->attention_scratch(B, T, NH));
   c.in_name[0] = "qkv";
   c.in[0] = rand_floats((long)B * T * 3 * C, -2, 2), c.len[0] = (long)B * T * 3 * C;
   fd_check(&c);

@@ -116,7 +116,7 @@ static size_t carve(vit_model *m, arena *ar) {
       B * T * D,                                        /* ln: LayerNorm and branch outputs */
       B * max_size(T * 3 * D, 3 * (size_t)m->H * m->W), /* stage: images, then qkv */
       B * T * D,                                        /* att: attention out, patch tokens */
-      ops_attention_scratch(m->max_batch, m->T, m->d.heads),
+      m->o->attention_scratch(m->max_batch, m->T, m->d.heads),
       B * max_size(T * M, L * 3 * P * P), /* work: im2col columns, MLP hidden */
       B * D,                              /* cls_ln: final-normed CLS rows */
       2 * B * E,                          /* head_out: proj/head, normalised */

@@ -50,9 +50,13 @@ struct ops {
   /* Multi-head self-attention: qkv [B,T,3C] = (q | k | v), each C = NH heads of C/NH
    * contiguous; out [B,T,C] heads concatenated. scale = 1/sqrt(C/NH). cls_bias [B,T] or NULL:
    * added to the scores of query row 0 only (MGViT's mask on the CLS query). scratch holds at
-   * least ops_attention_scratch(B,T,NH) floats. */
+   * least attention_scratch(B,T,NH) floats. */
   void (*attention)(float *out, float *scratch, const float *qkv, const float *cls_bias, int B,
                     int T, int C, int NH);
+  /* Floats of scratch the attention op of this backend needs: cuda the B*NH*T*T scores of one
+   * batched softmax, cpu one T*T tile per thread (for the OpenMP team size at the time of the
+   * query, which the caller must not raise before the op runs). */
+  size_t (*attention_scratch)(int B, int T, int NH);
 
   /* Patch embedding as GEMM, step 1: img [B,3,H,W] -> cols [B, (H/P)*(W/P), 3*P*P], in the
    * order of a conv weight [D,3,P,P] flattened (channel, row, col). */
@@ -100,10 +104,6 @@ struct ops {
   /* bytes from src to dst, both in the backend's memory (they must not overlap). */
   void (*copy)(void *dst, const void *src, size_t bytes);
 };
-
-/* Floats of scratch the attention op needs on any backend: the B*NH*T*T scores (both backends
- * read q, k, v as strided views into qkv, so nothing else). */
-size_t ops_attention_scratch(int B, int T, int NH);
 
 const ops *ops_cpu(void);
 /* The CUDA backend, or NULL when not built or when no GPU is present. */

@@ -2,7 +2,7 @@
  * (row-major cblas_sgemm); every other op is a plain loop over rows, parallel with OpenMP.
  * Reductions (LayerNorm moments, norms) accumulate in double so the reference is more exact
  * than the fp32 PyTorch it is compared with. The hot loops of the forward (LayerNorm, GELU,
- * softmax) are written for the compiler to vectorise (dev/cpu/lab_rowwise.c measures them). */
+ * softmax) are written for the compiler to vectorise (tests/lab/lab_rowwise.c measures them). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -49,7 +49,7 @@ static void cpu_set_precision(ops_precision p) { (void)p; /* fp32 always */ }
  * (OpenMP after each parallel loop, OpenBLAS's workers after each sgemm), which made the ViT
  * forward 2 to 5 times slower than its GEMMs. At ViT-B/16 shapes on 2 threads the row split runs
  * at 300-330 GFLOP/s, as fast as a column split or one OpenBLAS-threaded call (which shares the
- * packed weights) within the noise, and 10-15% ahead of dynamic row chunks (dev/cpu/lab_gemm.c). */
+ * packed weights) within the noise, and 10-15% ahead of dynamic row chunks (tests/lab/lab_gemm.c). */
 
 /* out[M, N] (row stride ldo) = inp[M, K] . weight[N, K]^T (+ bias[N]) on the calling thread. */
 static void sgemm_nt(float *out, const float *inp, const float *weight, const float *bias, int M,
@@ -271,14 +271,23 @@ static void cpu_l2_normalize(float *out, const float *inp, long rows, int C, flo
  * stays in cache from one pair to the next: scores q.k^T, softmax in place (with MGViT's additive
  * bias on query row 0), then P.v into the head's C/NH columns of out. q, k, v are strided views
  * into qkv (row stride 3C). Pairs are handed out dynamically: a preempted thread delays one pair,
- * not a whole share (dev/cpu/lab_attention.c compares the variants). */
+ * not a whole share (tests/lab/lab_attention.c compares the variants). */
+/* The forward's team: no more threads than pairs; the scratch query and the op agree on it. */
+static int attention_team(int B, int NH) {
+  int nt = omp_get_max_threads();
+  return B * NH < nt ? B * NH : nt;
+}
+
+static size_t cpu_attention_scratch(int B, int T, int NH) {
+  return (size_t)attention_team(B, NH) * T * T;
+}
+
 static void cpu_attention(float *out, float *scratch, const float *qkv, const float *cls_bias,
                           int B, int T, int C, int NH) {
   int hs = C / NH;
   float scale = 1.0f / sqrtf((float)hs);
   long TT = (long)T * T;
-  int nt = omp_get_max_threads(); /* no more threads than pairs: scratch has B*NH tiles */
-#pragma omp parallel num_threads(nt < B * NH ? nt : B * NH)
+#pragma omp parallel num_threads(attention_team(B, NH))
   {
     float *s = scratch + TT * omp_get_thread_num();
 #pragma omp for schedule(dynamic)
@@ -576,6 +585,7 @@ static const ops cpu_ops = {
     .add_scaled = cpu_add_scaled,
     .l2_normalize = cpu_l2_normalize,
     .attention = cpu_attention,
+    .attention_scratch = cpu_attention_scratch,
     .im2col_patches = cpu_im2col_patches,
     .assemble_tokens = cpu_assemble_tokens,
     .layernorm_train = cpu_layernorm_train,

@@ -639,6 +639,9 @@ static void cuda_sgd_update(float *param, float *momentum_buf, const float *grad
 
 /* ---- the table ---- */
 
+/* One batched softmax over every (image, head): the B*NH*T*T scores. */
+static size_t cuda_attention_scratch(int B, int T, int NH) { return (size_t)B * NH * T * T; }
+
 static ops cuda_table(void) {
   ops t = {}; /* an entry a backend lacks is NULL, never garbage */
   t.name = "cuda";
@@ -660,6 +663,7 @@ static ops cuda_table(void) {
   t.add_scaled = cuda_add_scaled;
   t.l2_normalize = cuda_l2_normalize;
   t.attention = cuda_attention;
+  t.attention_scratch = cuda_attention_scratch;
   t.im2col_patches = cuda_im2col_patches;
   t.assemble_tokens = cuda_assemble_tokens;
   t.layernorm_train = cuda_layernorm_train;

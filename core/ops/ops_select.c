@@ -8,7 +8,6 @@
 
 /* Scores/probabilities [B,NH,T,T]: cpu and cuda both take q, k, v as strided views into qkv and
  * write each head's output into its columns of out, so they need no head-major copies. */
-size_t ops_attention_scratch(int B, int T, int NH) { return (size_t)B * NH * T * T; }
 
 const ops *ops_select(const char *device) {
   if (strcmp(device, "cpu") == 0)

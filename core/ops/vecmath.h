@@ -1,5 +1,5 @@
 /* expf and erff in plain C that the compiler vectorises (no libm call, no branch: selects, which
- * become blends), for the CPU backend's hot loops and its lab (dev/cpu/). No fmaf: without FMA
+ * become blends), for the CPU backend's hot loops and its labs (tests/lab/). No fmaf: without FMA
  * hardware it is a libm call, and a*b+c rounds the same in every function clone, so every x86-64
  * gives the same bits. */
 #ifndef ANCD_VECMATH_H
@@ -41,7 +41,7 @@ static inline float vm_expf(float x) {
 /* erf(x) as a rational function, x P(x^2) / Q(x^2), on x clamped to [-4, 4] (beyond, erf rounds
  * to +-1 in float): the coefficients of Eigen's and XLA's fast erff. In float arithmetic without
  * FMA the error is at most 4.5e-7 (7.5 ulp of 1), so GELU is within 1.3e-6 of x Phi(x); the
- * polynomial-plus-exp erff of dev/cpu/lab_rowwise.c ("juffa") is within 1.6 ulp but 2.6 times
+ * polynomial-plus-exp erff of tests/lab/lab_rowwise.c ("juffa") is within 1.6 ulp but 2.6 times
  * slower, and GELU is 7% of the ViT forward with it. */
 static inline float vm_erff(float x) {
   float z = x > 4.0f ? 4.0f : x;

@@ -7,16 +7,17 @@
 #include "error.h"
 
 /* xhat = x / max(||x||, eps) per row (torch F.normalize); norm[r] = ||x_r|| unclamped. */
-static void unit_rows(double *xhat, double *norm, const float *x, int rows, int d, double eps) {
-  for (int r = 0; r < rows; r++) {
-    const float *xr = x + (long)r * d;
+void ncd_unit_rows(double *xhat, double *norm, const float *x, const int *rows, int n, int d,
+                   double eps) {
+  for (int k = 0; k < n; k++) {
+    const float *xr = x + (long)(rows ? rows[k] : k) * d;
     double ss = 0.0;
-    for (int k = 0; k < d; k++)
-      ss += (double)xr[k] * xr[k];
-    double n = sqrt(ss), den = n > eps ? n : eps;
-    norm[r] = n;
-    for (int k = 0; k < d; k++)
-      xhat[(long)r * d + k] = xr[k] / den;
+    for (int j = 0; j < d; j++)
+      ss += (double)xr[j] * xr[j];
+    double nr = sqrt(ss), den = nr > eps ? nr : eps;
+    norm[k] = nr;
+    for (int j = 0; j < d; j++)
+      xhat[(long)k * d + j] = xr[j] / den;
   }
 }
 
@@ -24,9 +25,9 @@ void ncd_classifier_forward(float *logits, const float *f, const float *v, int N
                             int H) {
   double *fh = xmalloc(sizeof(double) * N * D), *wh = xmalloc(sizeof(double) * C * D);
   double *nf = xmalloc(sizeof(double) * N), *nv = xmalloc(sizeof(double) * C);
-  unit_rows(fh, nf, f, N, D, NCD_NORM_EPS);
+  ncd_unit_rows(fh, nf, f, NULL, N, D, NCD_NORM_EPS);
   for (int h = 0; h < H; h++) {
-    unit_rows(wh, nv, v + (long)h * C * D, C, D, 0.0); /* weight norm: no eps */
+    ncd_unit_rows(wh, nv, v + (long)h * C * D, NULL, C, D, 0.0); /* weight norm: no eps */
     float *out = logits + (long)h * N * C;
     for (int r = 0; r < N; r++)
       for (int c = 0; c < C; c++) {
@@ -44,10 +45,10 @@ void ncd_classifier_backward(float *df, float *dv, const float *dlogits, const f
   double *fh = xmalloc(sizeof(double) * N * D), *wh = xmalloc(sizeof(double) * C * D);
   double *nf = xmalloc(sizeof(double) * N), *nv = xmalloc(sizeof(double) * C);
   double *dfh = xcalloc((size_t)N * D, sizeof(double)), *dw = xmalloc(sizeof(double) * D);
-  unit_rows(fh, nf, f, N, D, NCD_NORM_EPS);
+  ncd_unit_rows(fh, nf, f, NULL, N, D, NCD_NORM_EPS);
   for (int h = 0; h < H; h++) {
     const float *g = dlogits + (long)h * N * C;
-    unit_rows(wh, nv, v + (long)h * C * D, C, D, 0.0);
+    ncd_unit_rows(wh, nv, v + (long)h * C * D, NULL, C, D, 0.0);
     if (df)
       for (int r = 0; r < N; r++)
         for (int c = 0; c < C; c++) {

@@ -13,6 +13,11 @@
 
 #define NCD_NORM_EPS 1e-12 /* F.normalize's eps */
 
+/* F.normalize of rows of x [., d] (rows NULL: rows 0..n-1, else the listed ones) into xhat [n, d]
+ * in double: x / max(||x||, eps); norm[k] = ||x_row||. eps 0: plain weight norm. */
+void ncd_unit_rows(double *xhat, double *norm, const float *x, const int *rows, int n, int d,
+                   double eps);
+
 void ncd_classifier_forward(float *logits, const float *f, const float *v, int N, int D, int C,
                             int H);
 

@@ -36,20 +36,6 @@ static int pick_rows(int *rows, const uint8_t *is_base, int want_base, int B) {
   return n;
 }
 
-/* F.normalize of the given rows of x [., d] into xhat [n, d]; norm[k] = ||x_rows[k]||. */
-static void unit_rows(double *xhat, double *norm, const float *x, const int *rows, int n, int d) {
-  for (int k = 0; k < n; k++) {
-    const float *xr = x + (long)(rows ? rows[k] : k) * d;
-    double ss = 0.0;
-    for (int j = 0; j < d; j++)
-      ss += (double)xr[j] * xr[j];
-    double nr = sqrt(ss), den = nr > NCD_NORM_EPS ? nr : NCD_NORM_EPS;
-    norm[k] = nr;
-    for (int j = 0; j < d; j++)
-      xhat[(long)k * d + j] = xr[j] / den;
-  }
-}
-
 /* Given dg [n, n] = dL/dg with g = xhat xhatᵀ * inv_temp: dx[rows[k]] += the gradient through
  * g and the normalisation (the clamped norm passes nothing, as torch's clamp_min). */
 static void gram_backward(float *dx, const double *dg, const double *xhat, const double *norm,
@@ -111,7 +97,7 @@ int ncd_infonce_loss(double *loss, float *dz, const float *z, int B, int Z, doub
   int N = 2 * B;
   double *zh = xmalloc(sizeof(double) * N * Z), *nz = xmalloc(sizeof(double) * N);
   double *s = xmalloc(sizeof(double) * N * N), *ds = xcalloc((size_t)N * N, sizeof(double));
-  unit_rows(zh, nz, z, NULL, N, Z);
+  ncd_unit_rows(zh, nz, z, NULL, N, Z, NCD_NORM_EPS);
   gram(s, zh, N, Z, 1.0 / temp);
   double sum = 0.0;
   for (int r = 0; r < N; r++) {
@@ -142,7 +128,7 @@ int ncd_supcon_loss(double *loss, float *dz, const float *z, const uint8_t *is_b
   }
   double *zh = xmalloc(sizeof(double) * n * Z), *nz = xmalloc(sizeof(double) * n);
   double *g = xmalloc(sizeof(double) * n * n), *dg = xcalloc((size_t)n * n, sizeof(double));
-  unit_rows(zh, nz, z, rows, n, Z);
+  ncd_unit_rows(zh, nz, z, rows, n, Z, NCD_NORM_EPS);
   gram(g, zh, n, Z, 1.0 / temp);
   double sum = 0.0, f = temp / base_temp;
   for (int k = 0; k < n; k++) {

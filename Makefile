@@ -53,6 +53,7 @@ demo: build
 	./$(BUILD)/ancd info -c configs/demo.yaml --set dataset.root=$(DEMO_DIR)
 	./$(BUILD)/ancd detect -c configs/demo.yaml --set dataset.root=$(DEMO_DIR) -o out/demo
 	./$(BUILD)/ancd regions -c configs/demo.yaml --set dataset.root=$(DEMO_DIR) -o out/demo
+	./$(BUILD)/ancd train -c configs/demo.yaml --set dataset.root=$(DEMO_DIR) --set train.epochs=2 -o out/demo
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cu')

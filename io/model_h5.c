@@ -10,8 +10,8 @@
 #include "h5store.h"
 
 const char *const model_hist_names[MODEL_HIST_COLS] = {
-    "total",   "con",     "supcon",  "cls",    "clu",    "lr",     "steps", "clu_h0",
-    "clu_h1",  "clu_h2",  "clu_h3",  "cls_h0", "cls_h1", "cls_h2", "cls_h3",        "dist_h0",
+    "total",   "con",     "supcon",  "cls",    "clu",    "lr",     "steps",  "clu_h0",
+    "clu_h1",  "clu_h2",  "clu_h3",  "cls_h0", "cls_h1", "cls_h2", "cls_h3", "dist_h0",
     "dist_h1", "dist_h2", "dist_h3", "me_h0",  "me_h1",  "me_h2",  "me_h3"};
 
 static int path_of(char *out, size_t n, const char *dir) {

@@ -49,7 +49,8 @@ static void cpu_set_precision(ops_precision p) { (void)p; /* fp32 always */ }
  * (OpenMP after each parallel loop, OpenBLAS's workers after each sgemm), which made the ViT
  * forward 2 to 5 times slower than its GEMMs. At ViT-B/16 shapes on 2 threads the row split runs
  * at 300-330 GFLOP/s, as fast as a column split or one OpenBLAS-threaded call (which shares the
- * packed weights) within the noise, and 10-15% ahead of dynamic row chunks (tests/lab/lab_gemm.c). */
+ * packed weights) within the noise, and 10-15% ahead of dynamic row chunks (tests/lab/lab_gemm.c).
+ */
 
 /* out[M, N] (row stride ldo) = inp[M, K] . weight[N, K]^T (+ bias[N]) on the calling thread. */
 static void sgemm_nt(float *out, const float *inp, const float *weight, const float *bias, int M,

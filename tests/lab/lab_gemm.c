@@ -69,8 +69,8 @@ static void matmul(int variant, float *out, const float *inp, const float *w, co
 }
 
 int main(void) {
-  static const int shapes[][3] = {{1576, 768, 2304}, {1576, 768, 768}, {1576, 768, 3072},
-                                  {1576, 3072, 768}};
+  static const int shapes[][3] = {
+      {1576, 768, 2304}, {1576, 768, 768}, {1576, 768, 3072}, {1576, 3072, 768}};
   static const char *names[] = {"rows", "columns", "openblas", "chunks"};
   int nt = omp_get_max_threads(), fails = 0;
   printf("%d threads\n", nt);

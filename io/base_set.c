@@ -326,26 +326,9 @@ static int load_h5(base_set *b, const char *path) {
 
 /* ---- reading a folder: images/<class>/<name> + masks/<class>/<name> (§1.2, §4) ---- */
 
-static int is_image_name(const char *name) {
-  const char *dot = strrchr(name, '.');
-  const char *e = dot && dot != name ? dot + 1 : "";
-  return !strcasecmp(e, "png") || !strcasecmp(e, "jpg") || !strcasecmp(e, "jpeg") ||
-         !strcasecmp(e, "bmp");
-}
-
-static int is_dir(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* One crop: the image as RGB, its mask as gray of the same size. */
 static int load_pair(base_crop *c, const char *image, const char *mask) {
-  if (!is_file(mask))
+  if (!fs_is_file(mask))
     return ancd_errorf("%s: missing mask (its image is %s)", mask, image);
   image_u8 img = {0}, m = {0};
   if (image_load(&img, image, 3) < 0)
@@ -378,12 +361,12 @@ static int load_class(base_set *b, const char *root, int k) {
       snprintf(mdir, sizeof mdir, "%s/masks/%s", root, cls) >= (int)sizeof mdir)
     return ancd_errorf("%s: path too long", root);
   fs_names files = {0};
-  if (fs_list_dir(&files, idir, FS_FILES, is_image_name) < 0)
+  if (fs_list_dir(&files, idir, FS_FILES, fs_is_image_name) < 0)
     return -1;
   int rc = files.n == 0
                ? ancd_errorf("%s: class '%s' has no crops (no PNG, JPEG or BMP files)", idir, cls)
                : 0;
-  if (rc == 0 && !is_dir(mdir))
+  if (rc == 0 && !fs_is_dir(mdir))
     rc = ancd_errorf("%s: missing mask folder of class '%s'", mdir, cls);
   b->crops = xrealloc(b->crops, (size_t)(b->n + files.n + 1) * sizeof *b->crops);
   for (int i = 0; i < files.n && rc == 0; i++) {
@@ -410,7 +393,7 @@ static int load_folder(base_set *b, const char *root) {
   if (snprintf(idir, sizeof idir, "%s/images", root) >= (int)sizeof idir ||
       snprintf(mdir, sizeof mdir, "%s/masks", root) >= (int)sizeof mdir)
     return ancd_errorf("%s: path too long", root);
-  if (!is_dir(idir) || !is_dir(mdir))
+  if (!fs_is_dir(idir) || !fs_is_dir(mdir))
     return ancd_errorf("%s: not a base set: a base.h5 file or a folder with images/<class>/ and "
                        "masks/<class>/ (AeBAD_crop layout) is needed",
                        root);

@@ -56,30 +56,9 @@ static int pathf(char out[CFG_PATH_LEN], const char *fmt, ...) {
   return 0;
 }
 
-static int is_dir(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static const char *extension(const char *name) {
-  const char *dot = strrchr(name, '.');
-  return dot && dot != name ? dot + 1 : "";
-}
-
-static int is_image_name(const char *name) {
-  const char *e = extension(name);
-  return !strcasecmp(e, "png") || !strcasecmp(e, "jpg") || !strcasecmp(e, "jpeg") ||
-         !strcasecmp(e, "bmp");
-}
-
 /* MTD keeps the mask (.png) next to the image (.jpg): only the non-PNG files are images. */
 static int is_mtd_image_name(const char *name) {
-  return is_image_name(name) && strcasecmp(extension(name), "png") != 0;
+  return fs_is_image_name(name) && strcasecmp(fs_extension(name), "png") != 0;
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -132,7 +111,7 @@ static int find_mask(char out[CFG_PATH_LEN], const mask_rule *mr, const char *im
   for (int s = 0; s < mr->n_suffixes; s++) {
     if (pathf(out, "%s/%s%s", mr->gt_dir, stem, mr->suffixes[s]) != 0)
       return -1;
-    if (is_file(out))
+    if (fs_is_file(out))
       return 0;
   }
   char others[128] = "";
@@ -177,7 +156,7 @@ static int dataset_root(char out[CFG_PATH_LEN], const cfg_dataset *d) {
     return -1;
   for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--)
     out[n - 1] = 0;
-  if (!is_dir(out))
+  if (!fs_is_dir(out))
     return ancd_errorf("%s: dataset root not found", out);
   return 0;
 }
@@ -406,7 +385,7 @@ static int scan_visa(ds_manifest *m, const cfg_dataset *d, const char *root, con
         if (!r->f[V_MASK][0])
           rc = ancd_errorf("%s: anomalous image without its mask (%s:%d has an empty mask)", path,
                            v.path, r->line);
-        else if ((rc = pathf(mask, "%s/%s", root, r->f[V_MASK])) == 0 && !is_file(mask))
+        else if ((rc = pathf(mask, "%s/%s", root, r->f[V_MASK])) == 0 && !fs_is_file(mask))
           rc = ancd_errorf("%s: anomalous image without its mask (expected %s)", path, mask);
       }
       if (rc == 0)
@@ -508,7 +487,7 @@ static int scan_mtd(ds_manifest *m, const cfg_dataset *d, const char *root) {
     rc = ancd_errorf("%s/MT_Free: folder not found (layout mtd needs the normal images)", root);
   if (rc == 0)
     rc = pathf(free_dir, "%s/MT_Free/Imgs", root);
-  if (rc == 0 && !is_dir(free_dir))
+  if (rc == 0 && !fs_is_dir(free_dir))
     rc = ancd_errorf("%s: folder not found", free_dir);
   if (rc == 0)
     rc = fs_list_dir(&free_images, free_dir, FS_FILES, is_mtd_image_name);
@@ -522,7 +501,7 @@ static int scan_mtd(ds_manifest *m, const cfg_dataset *d, const char *root) {
       char dir[CFG_PATH_LEN];
       fs_names files = {0};
       rc = pathf(dir, "%s/%s/Imgs", root, cls[i].folder);
-      if (rc == 0 && !is_dir(dir))
+      if (rc == 0 && !fs_is_dir(dir))
         rc = ancd_errorf("%s: folder not found (layout mtd: MT_<Class>/Imgs/)", dir);
       if (rc == 0)
         rc = fs_list_dir(&files, dir, FS_FILES, is_mtd_image_name);
@@ -537,7 +516,7 @@ static int scan_mtd(ds_manifest *m, const cfg_dataset *d, const char *root) {
         if (rc == 0)
           rc = pathf(path, "%s/%s", dir, files.v[k]);
         if (rc == 0 && !cls[i].normal && (rc = pathf(mask, "%s/%s.png", dir, stem)) == 0 &&
-            !is_file(mask))
+            !fs_is_file(mask))
           rc = ancd_errorf("%s: anomalous image without its mask (expected %s)", path, mask);
         if (rc == 0)
           rc = add_item(m, path, cls[i].type, split, !cls[i].normal, mask);
@@ -561,7 +540,7 @@ static int scan_mvtec(ds_manifest *m, const cfg_dataset *d, const char *catdir, 
   char test_dir[CFG_PATH_LEN], gt_root[CFG_PATH_LEN];
   if (pathf(test_dir, "%s/test", catdir) != 0 || pathf(gt_root, "%s/ground_truth", catdir) != 0)
     return -1;
-  if (!is_dir(test_dir))
+  if (!fs_is_dir(test_dir))
     return ancd_errorf("%s: folder not found (layout %s: <category>/test/<type>/)", test_dir,
                        layout_names[lay]);
   /* BTAD's releases name masks <stem>.png, <stem>.bmp or <stem>_mask.png; a mask_suffix other
@@ -591,14 +570,14 @@ static int scan_mvtec(ds_manifest *m, const cfg_dataset *d, const char *catdir, 
     mr.gt_dir = gt_dir;
     if (rc == 0)
       rc = add_type_folder(m, type_dir, types.v[t], DS_TEST, strcmp(types.v[t], normal) != 0, &mr,
-                           is_image_name);
+                           fs_is_image_name);
   }
   fs_names_free(&types);
   char train_dir[CFG_PATH_LEN];
   if (rc == 0)
     rc = pathf(train_dir, "%s/train/%s", catdir, normal);
-  if (rc == 0 && is_dir(train_dir))
-    rc = add_type_folder(m, train_dir, normal, DS_TRAIN, 0, NULL, is_image_name);
+  if (rc == 0 && fs_is_dir(train_dir))
+    rc = add_type_folder(m, train_dir, normal, DS_TRAIN, 0, NULL, fs_is_image_name);
   m->has_masks = 1;
   return rc;
 }
@@ -635,17 +614,17 @@ static int scan_folder(ds_manifest *m, const cfg_dataset *d, const char *catdir,
     mr.gt_dir = with_masks ? gt_dir : NULL;
     int label = lay == L_ANOMALIES || strcmp(types.v[t], normal) != 0;
     if (rc == 0)
-      rc = add_type_folder(m, type_dir, types.v[t], DS_TEST, label, &mr, is_image_name);
+      rc = add_type_folder(m, type_dir, types.v[t], DS_TEST, label, &mr, fs_is_image_name);
   }
   fs_names_free(&types);
   if (rc == 0 && n_split(m, DS_TEST) == 0)
     rc = ancd_errorf("%s: category has no test images", catdir);
   char train_dir[CFG_PATH_LEN];
   if (lay == L_FOLDER && rc == 0 && (rc = pathf(train_dir, "%s/train/%s", catdir, normal)) == 0 &&
-      !is_dir(train_dir))
+      !fs_is_dir(train_dir))
     rc = pathf(train_dir, "%s/train", catdir);
-  if (lay == L_FOLDER && rc == 0 && is_dir(train_dir))
-    rc = add_type_folder(m, train_dir, normal, DS_TRAIN, 0, NULL, is_image_name);
+  if (lay == L_FOLDER && rc == 0 && fs_is_dir(train_dir))
+    rc = add_type_folder(m, train_dir, normal, DS_TRAIN, 0, NULL, fs_is_image_name);
   m->has_masks = with_masks;
   return rc;
 }
@@ -656,7 +635,7 @@ static int scan_folder(ds_manifest *m, const cfg_dataset *d, const char *catdir,
 static int is_category_dir(const char *root, const char *name, layout_id lay) {
   char p[CFG_PATH_LEN];
   if (lay == L_MVTEC || lay == L_BTAD)
-    return pathf(p, "%s/%s/test", root, name) == 0 && is_dir(p);
+    return pathf(p, "%s/%s/test", root, name) == 0 && fs_is_dir(p);
   return 1;
 }
 
@@ -683,7 +662,7 @@ int ds_list_categories(cfg_names *out, const cfg_dataset *d) {
       char p[CFG_PATH_LEN];
       if (pathf(p, "%s/%s", root, d->categories.v[i]) != 0)
         return -1;
-      if (!is_dir(p))
+      if (!fs_is_dir(p))
         return ancd_errorf("%s: category folder not found", p);
     }
     *out = d->categories;
@@ -724,7 +703,7 @@ int ds_scan(ds_manifest *m, const cfg_dataset *d, const char *category) {
              : ancd_errorf("'%s' is not a category of layout mtd (its one category is MTD)",
                            category);
   } else if ((rc = pathf(catdir, "%s/%s", root, category)) != 0) {
-  } else if (!is_dir(catdir)) {
+  } else if (!fs_is_dir(catdir)) {
     rc = ancd_errorf("%s: category folder not found", catdir);
   } else if (lay == L_MVTEC || lay == L_BTAD) {
     rc = scan_mvtec(m, d, catdir, lay);

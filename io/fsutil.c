@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -195,4 +196,25 @@ int fs_stem(char *out, size_t n, const char *path) {
   memcpy(out, name, len);
   out[len] = '\0';
   return 0;
+}
+
+int fs_is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int fs_is_file(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+const char *fs_extension(const char *name) {
+  const char *dot = strrchr(name, '.');
+  return dot && dot != name ? dot + 1 : "";
+}
+
+int fs_is_image_name(const char *name) {
+  const char *e = fs_extension(name);
+  return !strcasecmp(e, "png") || !strcasecmp(e, "jpg") || !strcasecmp(e, "jpeg") ||
+         !strcasecmp(e, "bmp");
 }

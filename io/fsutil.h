@@ -33,6 +33,13 @@ typedef enum { FS_FILES, FS_DIRS } fs_kind;
  * or an entry path longer than the limit, is an error (out then empty). */
 int fs_list_dir(fs_names *out, const char *dir, fs_kind kind, int (*keep)(const char *name));
 
+/* 1 when path is a directory / a regular file (following links), else 0 (never an error). */
+int fs_is_dir(const char *path);
+int fs_is_file(const char *path);
+/* The extension of a file name, without the dot ("" when none; a leading dot is not one). */
+const char *fs_extension(const char *name);
+/* 1 for the image files ancd decodes: .png .jpg .jpeg .bmp, any case. */
+int fs_is_image_name(const char *name);
 /* The last component of a path ("a/b/c.png" -> "c.png"; "c.png" -> itself). */
 const char *fs_basename(const char *path);
 /* out = the file name of path up to its first '.': AnomalyNCD's {stem} (anomalyncd_spec §1.3,

@@ -177,8 +177,25 @@ static void test_publish(const char *tmp) {
   CHECK(fs_write_atomic(nowhere, "x", 1) == -1, "atomic write into a missing folder");
 }
 
+/* fs_is_dir / fs_is_file / fs_extension / fs_is_image_name. */
+static void test_kinds(const char *tmp) {
+  char file[4200];
+  snprintf(file, sizeof file, "%s/kind.txt", tmp);
+  CHECK(test_write_file(file, "x", 1) == 0, "write %s", file);
+  CHECK(fs_is_dir(tmp) && !fs_is_file(tmp), "%s is a directory", tmp);
+  CHECK(fs_is_file(file) && !fs_is_dir(file), "%s is a file", file);
+  CHECK(!fs_is_file("/nonexistent/x") && !fs_is_dir("/nonexistent/x"), "missing path");
+  CHECK(!strcmp(fs_extension("a.b.PNG"), "PNG") && !strcmp(fs_extension(".hidden"), "") &&
+            !strcmp(fs_extension("noext"), ""),
+        "extensions");
+  CHECK(fs_is_image_name("x.JPG") && fs_is_image_name("x.jpeg") && fs_is_image_name("a.b.bmp") &&
+            fs_is_image_name("m.png") && !fs_is_image_name("x.txt") && !fs_is_image_name(".png"),
+        "image names");
+}
+
 int main(void) {
   const char *tmp = test_tmpdir("test_fsutil");
+  test_kinds(tmp);
   test_stem();
   test_replace_ext();
   test_list_dir(tmp);

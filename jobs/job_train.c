@@ -123,6 +123,7 @@ static int load_novel(train_run *r) {
     }
   r->U = (int)n_crops;
   r->crops = xcalloc((size_t)r->U + 1, sizeof *r->crops);
+  r->samples = xrealloc(r->samples, ((size_t)(r->L + r->U) + 1) * sizeof *r->samples);
   int *type_of = xcalloc((size_t)n_types + 1, sizeof *type_of);
   for (int i = 0; i < n_types; i++)
     for (int k = 0; k < K; k++)
@@ -175,17 +176,7 @@ static int load_data(train_run *r) {
     r->n_base = r->base.n_classes;
     r->L = r->base.n;
   }
-  /* The novel count is known after reading regions.h5's header: allocate for both there. */
-  char path[OUTPUT_PATH_LEN + 32];
-  snprintf(path, sizeof path, "%s/%s", r->dir, REGIONS_FILE);
-  h5s_file f;
-  int n_images = 0;
-  long n_crops = 0;
-  if (stage_file_check(r->dir, REGIONS_FILE, NULL) == 0 && regions_h5_open(&f, path) == 0) {
-    regions_h5_counts(&f, &n_images, &n_crops);
-    h5s_close(&f);
-  }
-  r->samples = xcalloc((size_t)(r->L + n_crops) + 1, sizeof *r->samples);
+  r->samples = xcalloc((size_t)r->L + 1, sizeof *r->samples); /* load_novel appends */
   for (int i = 0; i < r->L; i++) {
     const base_crop *b = &r->base.crops[i];
     r->samples[i] = (sample){

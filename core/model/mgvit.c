@@ -378,8 +378,12 @@ void mgvit_tensor_set(mgvit *m, float *buffer, const mgvit_tensor *t, const floa
 }
 
 const mgvit_tensor *mgvit_first_nonfinite(const mgvit *m, const float *buffer, size_t *index) {
-  float *host = xmalloc(m->n_params * sizeof *host);
-  m->o->to_host(host, buffer, m->n_params * sizeof *host);
+  /* Every step checks the gradients: on the CPU the buffer is read where it is. */
+  const int on_host = !strcmp(m->o->name, "cpu");
+  float *copy = on_host ? NULL : xmalloc(m->n_params * sizeof *copy);
+  if (copy)
+    m->o->to_host(copy, buffer, m->n_params * sizeof *copy);
+  const float *host = on_host ? buffer : copy;
   const mgvit_tensor *bad = NULL;
   for (int t = 0; t < m->n_tab && !bad; t++)
     for (size_t i = 0; i < m->tab[t].n; i++)
@@ -388,7 +392,7 @@ const mgvit_tensor *mgvit_first_nonfinite(const mgvit *m, const float *buffer, s
         *index = i;
         break;
       }
-  free(host);
+  free(copy);
   return bad;
 }
 

@@ -759,7 +759,7 @@ def mtd_crop(mtd, cls):
         im = np.array(img.crop(box).resize((224, 224), Image.BILINEAR), dtype=np.uint8)
         mm = Image.fromarray((mk * 255).astype(np.uint8)).crop(box)
         mm = np.array(mm.resize((224, 224), Image.NEAREST), dtype=np.uint8)
-        return im, mm, os.path.relpath(path, mtd)
+        return im, mm, os.path.relpath(path, mtd), box
     raise SystemExit("no usable image in %s" % cls)
 
 
@@ -819,8 +819,13 @@ def main_real(weights, f32_check):
     for k in [k for k in t if k.startswith("grad.blocks.") and t[k].dim() == 2]:
         t["grad_rows." + k[5:]] = t.pop(k)[:REAL_GRAD_ROWS].contiguous()
     t.update(head_init_tensors(P))
-    t.update({"input.images_u8": torch.from_numpy(img_u8).contiguous(),
-              "input.masks_u8": torch.from_numpy(mask_u8).contiguous(),
+    # No pixels of ../shared/data in the project: the C test cuts the crops again from the MTD
+    # files named in the metadata (boxes below, Pillow bilinear to 224) and checks them against
+    # this FNV-1a 64 of the uint8 crops; the masks act only through input.mask_patch.
+    fnv = 0xcbf29ce484222325
+    for b in img_u8.tobytes():
+        fnv = ((fnv ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    t.update({"input.boxes": torch.tensor([c[3] for c in crops], dtype=torch.float32),
               "input.mean": torch.tensor(MEAN), "input.std": torch.tensor(STD),
               "input.base": data["base"].float(), "input.labels": data["labels"].float(),
               "input.scores": data["scores"].float(), "input.w": data["w"].float(),
@@ -829,7 +834,7 @@ def main_real(weights, f32_check):
         mode="real", weights="../shared/data/weights/vit_tiny_patch16_224.safetensors (not copied)",
         images="rebuild: view1 = (u8/255 - mean)/std in f32 (HWC u8 -> CHW), masks u8/255 "
                "(f32); view2[c,y,x] = view1[c,x,223-y] (rot90 ccw), same for the mask",
-        crops=";".join(c[2] for c in crops), B=4, N=8))
+        crops=";".join(c[2] for c in crops), images_fnv1a="%016x" % fnv, B=4, N=8))
     save_safetensors(t, os.path.join(OUT, "real_vit_ti_golden.safetensors"),
                                 metadata=meta)
     report_sizes(["real_vit_ti_golden.safetensors"])

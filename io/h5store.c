@@ -946,3 +946,13 @@ int h5s_attr_exists(h5s_file *f, const char *obj, const char *name) {
   H5Eclear2(H5E_DEFAULT);
   return exists > 0;
 }
+
+int h5s_write_array(h5s_file *f, const char *name, h5s_type t, const void *data, uint64_t rows,
+                    uint64_t cols, const char *description) {
+  const uint64_t dims[2] = {rows, cols}, start[2] = {0, 0};
+  const int rank = cols > 0 ? 2 : 1;
+  if (h5s_dataset_create(f, name, t, rank, dims, NULL) < 0 ||
+      h5s_write_slab(f, name, t, start, dims, rows ? data : NULL) < 0)
+    return -1;
+  return h5s_attr_set_str(f, name, "description", description);
+}

@@ -63,6 +63,11 @@ int h5s_dataset_dims(h5s_file *f, const char *name, uint64_t *dims, int max_rank
 /* 1 when a dataset or group of that path exists, else 0 (never an error). */
 int h5s_exists(h5s_file *f, const char *name);
 
+/* A whole 1-D (cols 0) or 2-D [rows, cols] array written as a new dataset by a file with one
+ * writer (comm MPI_COMM_SELF), with a "description" attribute. */
+int h5s_write_array(h5s_file *f, const char *name, h5s_type t, const void *data, uint64_t rows,
+                    uint64_t cols, const char *description);
+
 /* Fixed-length string datasets (n strings, each padded to the longest). Collective; every rank
  * passes the same strings (rank 0's are written). Reading returns malloc'ed strings. */
 int h5s_write_strings(h5s_file *f, const char *name, const char *const *s, int n);

@@ -20,17 +20,6 @@ static int path_of(char *out, size_t n, const char *dir) {
   return 0;
 }
 
-/* A 1-D or 2-D dataset of the whole array, written by this (only) rank. */
-static int write_array(h5s_file *f, const char *name, h5s_type t, const void *data, uint64_t rows,
-                       uint64_t cols, const char *description) {
-  const uint64_t dims[2] = {rows, cols}, start[2] = {0, 0};
-  const int rank = cols > 0 ? 2 : 1;
-  if (h5s_dataset_create(f, name, t, rank, dims, NULL) < 0 ||
-      h5s_write_slab(f, name, t, start, dims, rows ? data : NULL) < 0)
-    return -1;
-  return h5s_attr_set_str(f, name, "description", description);
-}
-
 int model_h5_write(const char *dir, const model_state *s, const config *cfg) {
   char path[1100], name[128];
   if (path_of(path, sizeof path, dir) < 0 || fs_mkdirs(dir) < 0)
@@ -42,12 +31,12 @@ int model_h5_write(const char *dir, const model_state *s, const config *cfg) {
   size_t at = 0;
   for (int i = 0; i < s->n_tensors && rc == 0; i++) {
     snprintf(name, sizeof name, "params/%s", s->names[i]);
-    rc = write_array(&f, name, H5S_F32, s->params + at, (uint64_t)s->sizes[i], 0,
-                     "trainable parameter (flattened state-dict tensor)");
+    rc = h5s_write_array(&f, name, H5S_F32, s->params + at, (uint64_t)s->sizes[i], 0,
+                         "trainable parameter (flattened state-dict tensor)");
     snprintf(name, sizeof name, "momentum/%s", s->names[i]);
     if (rc == 0)
-      rc = write_array(&f, name, H5S_F32, s->momentum + at, (uint64_t)s->sizes[i], 0,
-                       "SGD momentum buffer");
+      rc = h5s_write_array(&f, name, H5S_F32, s->momentum + at, (uint64_t)s->sizes[i], 0,
+                           "SGD momentum buffer");
     at += (size_t)s->sizes[i];
   }
   const int n_classes = s->n_base + s->n_novel;
@@ -65,11 +54,11 @@ int model_h5_write(const char *dir, const model_state *s, const config *cfg) {
     snprintf(columns + strlen(columns), sizeof columns - strlen(columns), "%s%s", c ? "," : "",
              model_hist_names[c]);
   if (rc == 0 &&
-      (write_array(&f, "history", H5S_F64, s->history, (uint64_t)s->epochs_done, MODEL_HIST_COLS,
-                   "per-epoch means of the loss terms over the steps taken, the LR, the steps") <
-           0 ||
-       write_array(&f, "partial", H5S_F64, s->partial, MODEL_HIST_COLS + 1, 0,
-                   "sums of the epoch in progress and its step count (resume)") < 0 ||
+      (h5s_write_array(
+           &f, "history", H5S_F64, s->history, (uint64_t)s->epochs_done, MODEL_HIST_COLS,
+           "per-epoch means of the loss terms over the steps taken, the LR, the steps") < 0 ||
+       h5s_write_array(&f, "partial", H5S_F64, s->partial, MODEL_HIST_COLS + 1, 0,
+                       "sums of the epoch in progress and its step count (resume)") < 0 ||
        h5s_write_strings(&f, "classes", (const char *const *)s->classes, n_classes) < 0 ||
        h5s_attr_set_str(&f, "classes", "description",
                         "the base classes (columns 0..n_base-1), then the novel types") < 0 ||

@@ -32,6 +32,7 @@
 #include "mgvit.h"
 #include "model_h5.h"
 #include "ncd_exchange.h"
+#include "ncd_model.h"
 #include "ncd_schedule.h"
 #include "ncd_step.h"
 #include "output_paths.h"
@@ -41,10 +42,7 @@
 #include "stage_key.h"
 #include "world.h"
 
-#define TRAIN_SIZE AUGMENT_SIZE /* 224: the §5.7 crop */
-#define EXIT_STOPPED 75         /* EX_TEMPFAIL: checkpointed on a signal; rerun resumes */
-#define PROJ_HIDDEN 2048
-#define PROJ_OUT 256
+#define EXIT_STOPPED 75 /* EX_TEMPFAIL: checkpointed on a signal; rerun resumes */
 
 static volatile sig_atomic_t stop_requested;
 static int stopped; /* the ranks agreed to stop: later categories are not started */
@@ -199,30 +197,9 @@ static int load_data(train_run *r) {
 /* ---- model and checkpoints ---- */
 
 static int create_model(train_run *r) {
-  const config *c = r->cfg;
-  int rc = detect_backbone_load(&r->bb, c, 1);
-  if (rc)
-    return rc;
-  const int depth = r->bb.desc.depth;
-  mgvit_config mc = {.grad_from_block = c->train.grad_from_block ? c->train.grad_from_block : depth,
-                     .mask_layers = c->train.mask_layers,
-                     .proj_hidden = PROJ_HIDDEN,
-                     .proj_out = PROJ_OUT,
-                     .n_classes = r->n_base + r->K,
-                     .max_batch = 2 * ((c->train.batch_size + r->size - 1) / r->size),
-                     .image_size = TRAIN_SIZE};
-  if (mc.grad_from_block > depth || mc.mask_layers > depth) {
-    const char *key = mc.grad_from_block > depth ? "train.grad_from_block" : "train.mask_layers";
-    ancd_errorf("%s: %s %d: the backbone has %d blocks", config_origin(r->cs, r->category, key),
-                key, mc.grad_from_block > depth ? mc.grad_from_block : mc.mask_layers, depth);
-    return ANCD_EXIT_USAGE;
-  }
-  const ops *o = ops_select(c->device);
-  if (!o)
-    return ANCD_EXIT_USAGE;
-  if (mgvit_create(&r->m, &r->bb.desc, &r->bb.w, o, &mc, (uint64_t)c->seed))
-    return ANCD_EXIT_INPUT;
-  return 0;
+  const int per_rank = (r->cfg->train.batch_size + r->size - 1) / r->size;
+  return ncd_model_create(&r->m, &r->bb, r->cfg, r->cs, r->category, r->n_base + r->K,
+                          2 * per_rank);
 }
 
 /* The state to write: the replica's tensors in the model's order. */
@@ -261,24 +238,6 @@ static int checkpoint(train_run *r) {
   return agree_rc(rc ? ANCD_EXIT_INPUT : 0, r->comm);
 }
 
-/* Resumes from a checkpoint with this stage key: the parameters and momentum by name. */
-static int restore(train_run *r, const model_state *s) {
-  size_t at = 0;
-  for (int i = 0; i < s->n_tensors; i++) {
-    const mgvit_tensor *t = mgvit_find(r->m, s->names[i]);
-    if (!t || (int64_t)t->n != s->sizes[i])
-      return ancd_errorf("%s/%s: tensor %s does not fit this model", r->dir, MODEL_FILE,
-                         s->names[i]);
-    mgvit_tensor_set(r->m, mgvit_params(r->m), t, s->params + at);
-    mgvit_tensor_set(r->m, mgvit_momentum(r->m), t, s->momentum + at);
-    at += (size_t)s->sizes[i];
-  }
-  if (s->n_tensors != mgvit_n_tensors(r->m))
-    return ancd_errorf("%s/%s: %d tensors, this model trains %d", r->dir, MODEL_FILE, s->n_tensors,
-                       mgvit_n_tensors(r->m));
-  return 0;
-}
-
 /* 1 finished (skip), 0 start or resume (r->st holds where), -1 error. Decided on group
  * rank 0 and shared; a checkpoint is read by every rank. */
 static int resume_point(train_run *r) {
@@ -305,7 +264,7 @@ static int resume_point(train_run *r) {
   CHECK_MPI(MPI_Bcast(&state, 1, MPI_INT, 0, r->comm));
   if (state == 2) {
     model_state s;
-    int rc = model_h5_read(&s, r->dir) != 0 || restore(r, &s) != 0;
+    int rc = model_h5_read(&s, r->dir) != 0 || ncd_model_restore(r->m, &s, r->dir, 1) != 0;
     if (agree_rc(rc, r->comm)) {
       log_error("category %s: %s", r->category, ancd_error());
       return -1;
@@ -356,7 +315,8 @@ static int train_loop(train_run *r) {
   const config *c = r->cfg;
   const int E = c->train.epochs, bs = c->train.batch_size, n_draws = r->L + r->U;
   const int steps_per_epoch = (n_draws + bs - 1) / bs, Bmax = (bs + r->size - 1) / r->size;
-  const size_t img = 3 * (size_t)TRAIN_SIZE * TRAIN_SIZE, px = (size_t)TRAIN_SIZE * TRAIN_SIZE;
+  const size_t img = 3 * (size_t)NCD_IMAGE_SIZE * NCD_IMAGE_SIZE,
+               px = (size_t)NCD_IMAGE_SIZE * NCD_IMAGE_SIZE;
   int *order = xmalloc((size_t)n_draws * sizeof *order);
   float *images = xmalloc(2 * (size_t)Bmax * img * sizeof *images);
   float *masks = xmalloc(2 * (size_t)Bmax * px * sizeof *masks);
@@ -367,7 +327,7 @@ static int train_loop(train_run *r) {
   ncd_loss_cfg_default(&lc);
   lc.n_base = r->n_base;
   ncd_step_work work;
-  ncd_step_work_init(&work, r->m, bs, PROJ_OUT, r->n_base + r->K);
+  ncd_step_work_init(&work, r->m, bs, NCD_PROJ_OUT, r->n_base + r->K);
   ncd_exchange x;
   ncd_exchange_init(&x, r->comm, ops_select(c->device));
   model_state *s = &r->st;

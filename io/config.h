@@ -79,7 +79,8 @@ typedef struct {
 } cfg_train;
 
 typedef struct {
-  int n_clusters; /* 0: estimate */
+  double merge_temperature; /* 0: by layout (§6) */
+  int gallery_size;
 } cfg_classify;
 
 typedef struct {

@@ -103,8 +103,12 @@ const cfg_key cfg_schema[] = {
              "AeBAD_crop-style folder (README: Base sets)"},
 
     /* classify */
-    {"classify.n_clusters", CFG_INT, FIELD(classify.n_clusters), RANGE(0, 10000), .def = "0",
-     .help = "number of novel anomaly classes; 0: estimate it (anomalyncd §5.10)"},
+    {"classify.merge_temperature", CFG_FLOAT, FIELD(classify.merge_temperature), RANGE(0, 1e9),
+     .def = "0",
+     .help = "region merging: crop weights softmax(sqrt(mask area) / T) (anomalyncd "
+             "§6); 0: 100 for the mvtec and anomalies layouts, 50 otherwise"},
+    {"classify.gallery_size", CFG_INT, FIELD(classify.gallery_size), RANGE(0, 64), .def = "8",
+     .help = "crops per discovered class in gallery.png (the most confident); 0: no gallery"},
 
     /* parallel */
     {"parallel.group_size", CFG_INT, FIELD(parallel.group_size), RANGE(0, INT_MAX), .def = "0",

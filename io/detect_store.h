@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "ncd_store.h"
 
 /* What maps.h5 holds; rows are the category's test images in manifest order. */
 typedef struct {
@@ -47,9 +48,11 @@ int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const
 int metrics_json_read(const char *dir, ad_metrics *m);
 
 /* <root>/tables.md and tables.csv: one row per category (metrics x 100, 2 decimals; pixel
- * columns blank when NaN) and a mean row over the categories that have the value. */
+ * columns blank when NaN) and a mean row over the categories that have the value. With n_ncd > 0
+ * rows of `ancd classify`, tables.md also holds the class-discovery table (NMI, ARI, F1, AUPRO, K,
+ * the means likewise) and ncd_tables.csv the same as CSV. */
 int tables_write(const char *root, const char *dataset, const char *const *categories,
-                 const ad_metrics *m, int n_categories);
+                 const ad_metrics *m, int n_categories, const ncd_table_row *ncd, int n_ncd);
 
 /* 8-bit gray PNG maps in AnomalyNCD's layout <dir>/<category>/<type>/<file> with one joint
  * min-max over the category (value = (m - min) / (max - min) * 255 in float, truncated), as the

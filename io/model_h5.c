@@ -76,6 +76,7 @@ int model_h5_write(const char *dir, const model_state *s, const config *cfg) {
        h5s_attr_set_i64(&f, "/", "n_base", s->n_base) < 0 ||
        h5s_attr_set_i64(&f, "/", "n_novel", s->n_novel) < 0 ||
        h5s_attr_set_i64(&f, "/", "seed", s->seed) < 0 ||
+       h5s_attr_set_i64(&f, "/", "k_estimated", s->k_est) < 0 ||
        h5s_attr_set_i64(&f, "/", "steps", s->steps) < 0 ||
        h5s_attr_set_i64(&f, "/", "n_tensors", s->n_tensors) < 0))
     rc = -1;
@@ -110,7 +111,7 @@ int model_h5_read(model_state *s, const char *dir) {
       get_int(&f, "next_batch", &s->next_batch) < 0 || get_int(&f, "finished", &s->finished) < 0 ||
       get_int(&f, "head", &s->head) < 0 || get_int(&f, "n_base", &s->n_base) < 0 ||
       get_int(&f, "n_novel", &s->n_novel) < 0 || get_int(&f, "seed", &seed) < 0 ||
-      h5s_attr_get_i64(&f, "/", "steps", &steps) < 0 ||
+      get_int(&f, "k_estimated", &s->k_est) < 0 || h5s_attr_get_i64(&f, "/", "steps", &steps) < 0 ||
       h5s_attr_get_str(&f, "/", "stage_key", s->stage_key, sizeof s->stage_key) < 0 ||
       h5s_attr_get_str(&f, "/", "backbone", s->backbone, sizeof s->backbone) < 0 ||
       h5s_attr_get_str(&f, "/", "category", s->category, sizeof s->category) < 0 ||

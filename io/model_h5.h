@@ -8,7 +8,7 @@
  * history_columns), partial [MODEL_HIST_COLS + 1] f64 (the sums of the epoch in progress and their
  * step count), classes (strings: the base classes, then the novel types). Root attributes:
  * stage_key, config (YAML), backbone, category, epochs, epochs_done, next_batch (of the epoch in
- * progress), finished, head (-1 until finished), n_base, n_novel (K), seed. */
+ * progress), finished, head (-1 until finished), n_base, n_novel (K), seed, k_estimated. */
 #ifndef ANCD_MODEL_H5_H
 #define ANCD_MODEL_H5_H
 
@@ -32,6 +32,7 @@ typedef struct {
   int epochs, epochs_done, next_batch, finished, head, n_base, n_novel;
   long steps; /* SGD steps taken (0: the next one starts the momentum) */
   long seed;
+  int k_est; /* K estimated from the novel crops before training (k_estimate.h); 0: none */
   char **classes;  /* [n_base + n_novel] */
   double *history; /* [epochs_done, MODEL_HIST_COLS] */
   double partial[MODEL_HIST_COLS + 1];

@@ -159,6 +159,83 @@ int metrics_json_read(const char *dir, ad_metrics *m) {
   return rc;
 }
 
+/* ---- ncd_metrics.json ------------------------------------------------------------------------ */
+
+static json_t *real_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+static json_t *scores_json(const ncd_scores *s) {
+  json_t *o = json_object();
+  json_object_set_new(o, "nmi", real_or_null(s->nmi));
+  json_object_set_new(o, "ari", real_or_null(s->ari));
+  json_object_set_new(o, "f1", real_or_null(s->f1));
+  return o;
+}
+
+int ncd_json_write(const char *dir, const ncd_summary *s, const char *stage_key) {
+  char path[1100], category[256];
+  if (snprintf(path, sizeof path, "%s/ncd_metrics.json", dir) >= (int)sizeof path)
+    return ancd_errorf("%s: path too long", dir);
+  dir_name(category, sizeof category, dir);
+  json_t *o =
+      json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i}", "category", category, "stage_key",
+                stage_key, "head", s->head, "n_images", s->n_images, "n_crops", s->n_crops,
+                "n_types", s->n_types, "n_novel", s->n_novel, "k_estimated", s->k_est);
+  if (!o)
+    return ancd_errorf("%s: cannot encode the category name as JSON (not UTF-8?)", path);
+  json_object_set_new(o, "image", scores_json(&s->image));
+  json_object_set_new(o, "subimage", scores_json(&s->subimage));
+  json_t *heads = json_array();
+  for (int h = 0; h < NCD_HEADS; h++) {
+    json_t *e = json_pack("{s:i, s:o}", "head", h, "loss", real_or_null(s->head_loss[h]));
+    json_object_set_new(e, "image", scores_json(&s->image_head[h]));
+    json_object_set_new(e, "subimage", scores_json(&s->subimage_head[h]));
+    json_array_append_new(heads, e);
+  }
+  json_object_set_new(o, "heads", heads);
+  json_object_set_new(o, "reason", json_string(s->reason));
+  char *json = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+  json_decref(o);
+  if (!json)
+    return ancd_errorf("%s: cannot encode as JSON (a reason that is not UTF-8?)", path);
+  size_t len = strlen(json);
+  json = xrealloc(json, len + 2);
+  memcpy(json + len, "\n", 2);
+  int rc = fs_write_atomic(path, json, len + 1);
+  free(json);
+  return rc;
+}
+
+static double number_or_nan(const json_t *v) {
+  return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+int ncd_json_read(const char *dir, ncd_summary *s, char *stage_key) {
+  char path[1100];
+  if (snprintf(path, sizeof path, "%s/ncd_metrics.json", dir) >= (int)sizeof path)
+    return ancd_errorf("%s: path too long", dir);
+  json_error_t e;
+  json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+  if (!o)
+    return ancd_errorf("%s: %s", path, e.text);
+  memset(s, 0, sizeof *s);
+  const char *key = NULL;
+  json_t *image = NULL;
+  int rc = json_unpack_ex(o, &e, 0, "{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:o}", "stage_key", &key,
+                          "head", &s->head, "n_images", &s->n_images, "n_crops", &s->n_crops,
+                          "n_types", &s->n_types, "n_novel", &s->n_novel, "k_estimated", &s->k_est,
+                          "image", &image);
+  if (rc == 0 && json_is_object(image)) {
+    snprintf(stage_key, 17, "%s", key);
+    s->image.nmi = number_or_nan(json_object_get(image, "nmi"));
+    s->image.ari = number_or_nan(json_object_get(image, "ari"));
+    s->image.f1 = number_or_nan(json_object_get(image, "f1"));
+  } else {
+    rc = ancd_errorf("%s: not an ncd_metrics.json: %s", path, e.text);
+  }
+  json_decref(o);
+  return rc;
+}
+
 /* ---- tables ---------------------------------------------------------------------------------- */
 
 /* A cell: value x 100 with 2 decimals, blank for NaN. */
@@ -204,8 +281,60 @@ static void table_row(text *md, text *csv, const char *name, int bold, const ad_
   text_printf(csv, "\n");
 }
 
+/* The class-discovery section (AnomalyNCD README's columns) and its CSV. */
+static void ncd_table(text *md, text *csv, const char *dataset, const ncd_table_row *rows, int n) {
+  static const char *const columns[] = {"NMI", "ARI", "F1", "AUPRO", "K", "K estimated", "Images"};
+  text_printf(md, "\n## %s: anomaly class discovery (x100)\n\n| Category", dataset);
+  text_printf(csv, "Category");
+  for (int k = 0; k < 7; k++) {
+    text_printf(md, " | %s", columns[k]);
+    text_printf(csv, ",%s", columns[k]);
+  }
+  text_printf(md, " |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  text_printf(csv, "\n");
+  double sum[4] = {0}, count[4] = {0};
+  for (int i = 0; i <= n; i++) {
+    const int mean = i == n;
+    double v[4];
+    for (int k = 0; k < 4; k++) {
+      if (mean) {
+        v[k] = count[k] ? sum[k] / count[k] : NAN;
+        continue;
+      }
+      v[k] = k == 0   ? rows[i].image.nmi
+             : k == 1 ? rows[i].image.ari
+             : k == 2 ? rows[i].image.f1
+                      : rows[i].aupro;
+      if (isfinite(v[k]))
+        sum[k] += v[k], count[k]++;
+    }
+    text_printf(md, "| ");
+    if (mean)
+      text_printf(md, "**Mean**");
+    else
+      text_md_name(md, rows[i].category);
+    text_csv_name(csv, mean ? "Mean" : rows[i].category);
+    for (int k = 0; k < 4; k++) {
+      char c[32];
+      cell(c, v[k]);
+      text_printf(md, " | %s", c);
+      text_printf(csv, ",%s", c);
+    }
+    if (mean) {
+      text_printf(md, " | | | |\n");
+      text_printf(csv, ",,,\n");
+    } else {
+      char k_est[16] = "";
+      if (rows[i].k_est > 0)
+        snprintf(k_est, sizeof k_est, "%d", rows[i].k_est);
+      text_printf(md, " | %d | %s | %d |\n", rows[i].n_novel, k_est, rows[i].n_images);
+      text_printf(csv, ",%d,%s,%d\n", rows[i].n_novel, k_est, rows[i].n_images);
+    }
+  }
+}
+
 int tables_write(const char *root, const char *dataset, const char *const *categories,
-                 const ad_metrics *m, int n_categories) {
+                 const ad_metrics *m, int n_categories, const ncd_table_row *ncd, int n_ncd) {
   char path[1100];
   text md = {0}, csv = {0};
   text_printf(&md, "## %s: anomaly detection (x100)\n\n| Category", dataset);
@@ -235,6 +364,9 @@ int tables_write(const char *root, const char *dataset, const char *const *categ
   for (int i = 0; i < n_categories; i++)
     table_row(&md, &csv, categories[i], 0, &m[i]);
   table_row(&md, &csv, "Mean", 1, &mean);
+  text ncd_csv = {0};
+  if (n_ncd > 0)
+    ncd_table(&md, &ncd_csv, dataset, ncd, n_ncd);
 
   int rc = 0;
   if (snprintf(path, sizeof path, "%s/tables.md", root) >= (int)sizeof path)
@@ -247,7 +379,12 @@ int tables_write(const char *root, const char *dataset, const char *const *categ
     snprintf(path, sizeof path, "%s/tables.csv", root);
     rc = fs_write_atomic(path, csv.s, csv.len);
   }
+  if (rc == 0 && n_ncd > 0) {
+    snprintf(path, sizeof path, "%s/ncd_tables.csv", root);
+    rc = fs_write_atomic(path, ncd_csv.s, ncd_csv.len);
+  }
   free(md.s);
   free(csv.s);
+  free(ncd_csv.s);
   return rc;
 }

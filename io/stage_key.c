@@ -11,10 +11,15 @@
 /* Keys or whole sections ("detect" = every detect.* key) that cannot change any stage's result:
  * output names and places, pictures, the parallel layout (results are identical for any rank
  * count), and the bad-file tolerance (it decides whether a category fails, not its numbers). */
-static const char *const OUTSIDE[] = {"dataset.name", "dataset.categories",
-                                      "detect.vis",   "regions.vis",
-                                      "parallel",     "io",
-                                      "output",       NULL};
+static const char *const OUTSIDE[] = {"dataset.name",
+                                      "dataset.categories",
+                                      "detect.vis",
+                                      "regions.vis",
+                                      "classify.gallery_size",
+                                      "parallel",
+                                      "io",
+                                      "output",
+                                      NULL};
 
 /* What each stage reads, as keys or sections; the first match of a key decides. `seed` is
  * handled in stage_of_key. */
@@ -74,6 +79,14 @@ static void key_hex(char out[STAGE_KEY_LEN], const char *name, char *text, const
 void stage_key(char out[STAGE_KEY_LEN], ancd_stage s, const config *c, const char *parent) {
   select_ctx sc = {s, c};
   key_hex(out, stage_name(s), config_keys_text(c, selected, &sc), parent);
+}
+
+void stage_key_chain(char out[STAGE_KEY_LEN], ancd_stage s, const config *c) {
+  char parent[STAGE_KEY_LEN] = "";
+  for (int k = STAGE_DETECT; k <= (int)s; k++) {
+    stage_key(out, (ancd_stage)k, c, parent);
+    memcpy(parent, out, STAGE_KEY_LEN);
+  }
 }
 
 static int base_selected(const char *key, const void *ctx) {

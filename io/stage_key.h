@@ -26,6 +26,9 @@ int stage_of_key(const char *key, const config *c);
 /* out = FNV-1a 64 of the stage's name, the "key: value" lines of its keys in c, and parent (the
  * stage key of the file it consumed; "" for detect), as 16 hex digits. */
 void stage_key(char out[STAGE_KEY_LEN], ancd_stage s, const config *c, const char *parent);
+/* The key stage s has when every earlier stage ran with config c: detect's key, then each
+ * stage's chained on the one before (what `report` expects of a category's files). */
+void stage_key_chain(char out[STAGE_KEY_LEN], ancd_stage s, const config *c);
 /* base.h5's key: FNV-1a 64 of "base" and the "key: value" lines of every dataset.* key but
  * dataset.name (dataset.categories included: they pick the images of the base set). */
 void stage_key_base(char out[STAGE_KEY_LEN], const config *c);

@@ -43,8 +43,8 @@ static int list_categories(cfg_names *cats, const config_set *cs, const world *w
   return rc;
 }
 
-int categories_run(cfg_names *cats, long *n_images, double *seconds, const config_set *cs,
-                   const world *w, category_check_fn check, category_run_fn run, const void *ctx) {
+int categories_check(cfg_names *cats, const config_set *cs, const world *w,
+                     const category_check_fn *checks, int n_checks) {
   config *c = xmalloc(sizeof *c);
   int rc = list_categories(cats, cs, w);
   for (int i = 0; i < cats->n && !rc; i++) { /* usage errors stop the job before any work */
@@ -53,10 +53,19 @@ int categories_run(cfg_names *cats, long *n_images, double *seconds, const confi
         log_error("%s", ancd_error());
       rc = ANCD_EXIT_USAGE;
     } else if (w->rank == 0) {
-      rc = check(c, cats->v[i]);
+      for (int k = 0; k < n_checks && !rc; k++)
+        rc = checks[k] ? checks[k](c, cats->v[i]) : 0;
     }
     rc = agree_rc(rc, MPI_COMM_WORLD);
   }
+  free(c);
+  return rc;
+}
+
+int categories_run(cfg_names *cats, long *n_images, double *seconds, const config_set *cs,
+                   const world *w, category_check_fn check, category_run_fn run, const void *ctx) {
+  config *c = xmalloc(sizeof *c);
+  int rc = categories_check(cats, cs, w, &check, 1);
   double t0 = now_seconds();
   long total = 0;
   int failed = 0;

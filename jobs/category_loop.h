@@ -22,13 +22,19 @@ typedef int (*world_job_fn)(const config_set *cs, world *w, const void *ctx);
  * body's. */
 int job_on_world(const cli_args *a, int *argc, char ***argv, world_job_fn body, const void *ctx);
 
-/* Usage checks on a category's config, on world rank 0 before any work: 0, or ANCD_EXIT_USAGE
- * after logging why. */
+/* Usage checks on a category's config, on world rank 0 before any work (NULL: none): 0, or
+ * ANCD_EXIT_USAGE after logging why. */
 typedef int (*category_check_fn)(const config *c, const char *category);
 /* One category on the ranks of its group (w->group_comm): an exit code the group agrees on, and
  * *n_images, the images it processed (0 when skipped). */
 typedef int (*category_run_fn)(const void *ctx, const config *c, const char *category,
                                const world *w, long *n_images);
+
+/* Lists the categories on world rank 0 into cats (broadcast) and runs the checks (NULL entries
+ * skipped) on every category's config. Collective over MPI_COMM_WORLD; 0, ANCD_EXIT_INPUT when
+ * the listing failed, or ANCD_EXIT_USAGE from a check, on every rank. */
+int categories_check(cfg_names *cats, const config_set *cs, const world *w,
+                     const category_check_fn *checks, int n_checks);
 
 /* Lists the categories on world rank 0 into cats (broadcast), checks every category's config
  * (usage errors stop the job before any work), then runs the categories round-robin over the

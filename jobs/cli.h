@@ -59,5 +59,7 @@ int job_report(int argc, char **argv);
 int job_regions(int argc, char **argv);
 int job_base(int argc, char **argv);
 int job_train(int argc, char **argv);
+int job_classify(int argc, char **argv);
+int job_run(int argc, char **argv);
 
 #endif

@@ -1,6 +1,8 @@
 /* Resume test, NaN reasons and the dataset tables of `ancd detect` (detect_outputs.h). */
 #include "detect_outputs.h"
 
+#include "classify_outputs.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +76,9 @@ int detect_write_tables(const config_set *cs, const cfg_names *cats) {
     if (detect_category_state(dir, key) == DETECT_DONE && metrics_json_read(dir, &m[n_found]) == 0)
       found[n_found++] = cats->v[i];
   }
-  if (n_found > 0 && tables_write(dataset_dir, name, found, m, n_found) != 0) {
+  ncd_table_row *ncd = xcalloc((size_t)cats->n + 1, sizeof *ncd);
+  const int n_ncd = ncd_rows_gather(ncd, cs, cats, 1);
+  if (n_found > 0 && tables_write(dataset_dir, name, found, m, n_found, ncd, n_ncd) != 0) {
     log_error("%s", ancd_error());
     rc = ANCD_EXIT_INPUT;
   }
@@ -82,9 +86,10 @@ int detect_write_tables(const config_set *cs, const cfg_names *cats) {
     char path[OUTPUT_PATH_LEN + 16];
     snprintf(path, sizeof path, "%s/tables.md", dataset_dir);
     print_file(path);
-    log_info("tables: %s/tables.md, tables.csv (%d of %d categories)", dataset_dir, n_found,
-             cats->n);
+    log_info("tables: %s/tables.md, tables.csv (%d of %d categories)%s", dataset_dir, n_found,
+             cats->n, n_ncd ? ", ncd_tables.csv" : "");
   }
+  free(ncd);
   free(found);
   free(m);
   free(c);

@@ -32,6 +32,7 @@
 #include "partition.h"
 #include "pyrandom.h"
 #include "stage_key.h"
+#include "stages.h"
 #include "vit.h"
 #include "world.h"
 
@@ -590,6 +591,14 @@ static int check_config(const config *c, const char *category) {
   }
   return 0;
 }
+
+/* `ancd run`'s stage: no exports. */
+static int detect_category_run(const void *cs, const config *c, const char *category,
+                               const world *w, long *n_images) {
+  (void)cs;
+  return detect_category(NULL, c, category, w, n_images);
+}
+const job_stage stage_detect = {"detect", NULL, check_config, detect_category_run};
 
 static int detect_all(const config_set *cs, world *w, const void *export_dir) {
   world_split(w, cs->base.parallel.group_size);

@@ -36,6 +36,7 @@
 #include "regions_image.h"
 #include "regions_maps.h"
 #include "stage_key.h"
+#include "stages.h"
 #include "world.h"
 
 /* One category's run on one rank of its group. */
@@ -528,6 +529,14 @@ static int check_config(const config *c, const char *category) {
   }
   return 0;
 }
+
+/* `ancd run`'s stage: no exports. */
+static int regions_category_run(const void *cs, const config *c, const char *category,
+                                const world *w, long *n_images) {
+  (void)cs;
+  return regions_category(NULL, c, category, w, n_images);
+}
+const job_stage stage_regions = {"regions", NULL, check_config, regions_category_run};
 
 static int regions_all(const config_set *cs, world *w, const void *export_dir) {
   world_split(w, cs->base.parallel.group_size);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "classify_outputs.h"
 #include "cli.h"
 #include "dataset.h"
 #include "detect_store.h"
@@ -82,16 +83,19 @@ static int report(const config_set *cs) {
     log_error("%s: no category has a metrics.json (%d expected)", dataset_dir, cats->n);
     rc = ANCD_EXIT_INPUT;
   }
-  if (rc == ANCD_EXIT_OK && tables_write(dataset_dir, name, found, m, n_found) != 0) {
+  ncd_table_row *ncd = xcalloc((size_t)cats->n + 1, sizeof *ncd);
+  const int n_ncd = ncd_rows_gather(ncd, cs, cats, 0);
+  if (rc == ANCD_EXIT_OK && tables_write(dataset_dir, name, found, m, n_found, ncd, n_ncd) != 0) {
     log_error("%s", ancd_error());
     rc = ANCD_EXIT_INPUT;
   }
   if (rc == ANCD_EXIT_OK) {
-    log_info("%s/tables.md, tables.csv: %d categor%s", dataset_dir, n_found,
-             n_found == 1 ? "y" : "ies");
+    log_info("%s/tables.md, tables.csv: %d categor%s; class discovery: %d", dataset_dir, n_found,
+             n_found == 1 ? "y" : "ies", n_ncd);
     if (n_missing)
       log_warn("%d categor%s missing: %s", n_missing, n_missing == 1 ? "y" : "ies", missing);
   }
+  free(ncd);
   free(found);
   free(m);
   free(c);

@@ -40,9 +40,8 @@
 #include "rng.h"
 #include "sampler.h"
 #include "stage_key.h"
+#include "stages.h"
 #include "world.h"
-
-#define EXIT_STOPPED 75 /* EX_TEMPFAIL: checkpointed on a signal; rerun resumes */
 
 static volatile sig_atomic_t stop_requested;
 static int stopped; /* the ranks agreed to stop: later categories are not started */
@@ -545,9 +544,9 @@ static int check_config(const config *c, const char *category) {
   return 0;
 }
 
-static int train_all(const config_set *cs, world *w, const void *ctx) {
-  (void)ctx;
-  world_split(w, cs->base.parallel.group_size);
+/* Once before the categories: the batch must split evenly over a group; SIGTERM and SIGUSR1
+ * checkpoint and stop (what a preempted Slurm job receives). */
+static int train_prepare(const config_set *cs, const world *w) {
   if (cs->base.train.batch_size % w->group_size) {
     if (w->rank == 0)
       log_error("train.batch_size %d is not a multiple of the %d ranks of a group: set it to %d "
@@ -561,10 +560,21 @@ static int train_all(const config_set *cs, world *w, const void *ctx) {
   sa.sa_handler = on_stop;
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);
+  return 0;
+}
+
+const job_stage stage_train = {"train", train_prepare, check_config, train_category};
+
+static int train_all(const config_set *cs, world *w, const void *ctx) {
+  (void)ctx;
+  world_split(w, cs->base.parallel.group_size);
+  int rc = train_prepare(cs, w);
+  if (rc)
+    return rc;
   cfg_names *cats = xmalloc(sizeof *cats);
   long all = 0;
   double dt = 0;
-  int rc = categories_run(cats, &all, &dt, cs, w, check_config, train_category, cs);
+  rc = categories_run(cats, &all, &dt, cs, w, check_config, train_category, cs);
   free(cats);
   int any_stopped = stopped;
   CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &any_stopped, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));

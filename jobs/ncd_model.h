@@ -8,6 +8,7 @@
 #include "detect_inputs.h"
 #include "mgvit.h"
 #include "model_h5.h"
+#include "regions_h5.h"
 
 #define NCD_IMAGE_SIZE 224   /* §5.7: the network input side (AUGMENT_SIZE) */
 #define NCD_PROJ_HIDDEN 2048 /* §5.4: the projector MLP D -> 2048 -> 2048 -> 256 */
@@ -22,5 +23,12 @@ int ncd_model_create(mgvit **m, detect_backbone *bb, const config *c, const conf
 /* Puts the parameters of s (read from dir/model.h5), and its momentum when with_momentum, into m
  * by tensor name; a tensor that does not fit, or a different tensor count, is an error. */
 int ncd_model_restore(mgvit *m, const model_state *s, const char *dir, int with_momentum);
+
+/* The §5.7 test transform of crops [n] with their masks, through m in batches of its max_batch:
+ * f [n, D] the CLS features (NULL: not kept) and logits [n, MGVIT_HEADS, C] the heads' cosines
+ * (crop-major; NULL: not computed). With the parameters of model.h5 this is §6's inference; with
+ * the freshly built model, f is the pretrained backbone's feature of each crop. */
+int ncd_model_infer(float *f, float *logits, mgvit *m, const regions_crop *crops, int n,
+                    const float mean[3], const float std[3]);
 
 #endif

@@ -74,7 +74,7 @@ static void test_defaults(config_set *cs) {
         c->regions.erode_kernel, c->regions.vis);
   CHECK(c->train.epochs == 50 && c->train.batch_size == 32 && c->train.lr == 0.003,
         "train %d %d %g", c->train.epochs, c->train.batch_size, c->train.lr);
-  CHECK(c->classify.n_clusters == 0, "n_clusters %d", c->classify.n_clusters);
+  CHECK(c->classify.merge_temperature == 0, "merge_temperature %g", c->classify.merge_temperature);
   CHECK(c->io.max_bad_fraction == 0.0, "max_bad_fraction %g", c->io.max_bad_fraction);
   CHECK(!strcmp(c->output.dir, "out"), "output.dir %s", c->output.dir);
   CHECK(!strcmp(c->device, "auto") && !strcmp(c->precision, "fp32") && c->seed == 42,

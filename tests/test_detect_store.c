@@ -294,7 +294,7 @@ static void test_tables(void) {
   const char *cats[] = {"bottle", "cable"};
   const ad_metrics m[2] = {{0.99123, 0.95, 0.987, 0.97, 0.6, 0.55, 0.9},
                            {0.8, 0.85, 0.91, NAN, NAN, NAN, NAN}};
-  CHECK(tables_write(root, "mvtec", cats, m, 2) == 0, "%s", ancd_error());
+  CHECK(tables_write(root, "mvtec", cats, m, 2, NULL, 0) == 0, "%s", ancd_error());
   snprintf(path, sizeof path, "%s/tables.md", root);
   char *md = slurp(path);
   CHECK(contains(md, "| Category | AUROC-cls | F1-max-cls | AP-cls | AUROC-segm | F1-max-segm | "

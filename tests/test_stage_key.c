@@ -72,7 +72,8 @@ int main(void) {
   CHECK(stage_of_key("device", &cs->base) == STAGE_DETECT, "device");
   CHECK(stage_of_key("regions.erode_kernel", &cs->base) == STAGE_REGIONS, "erode_kernel");
   CHECK(stage_of_key("train.lr", &cs->base) == STAGE_TRAIN, "train.lr");
-  CHECK(stage_of_key("classify.n_clusters", &cs->base) == STAGE_CLASSIFY, "n_clusters");
+  CHECK(stage_of_key("classify.merge_temperature", &cs->base) == STAGE_CLASSIFY,
+        "merge_temperature");
   /* The seed draws random weights; with real weights it only matters to training. */
   CHECK(stage_of_key("seed", &cs->base) == STAGE_DETECT, "seed with random weights");
   CHECK(config_set_kv(cs, "backbone.weights=w.safetensors") == 0, "set weights");
@@ -88,11 +89,11 @@ int main(void) {
         changed("regions.erode_kernel=4"));
   CHECK(changed("train.lr=0.01") == (T | C), "train.lr: %x", changed("train.lr=0.01"));
   CHECK(changed("train.epochs=3") == (T | C), "train.epochs");
-  CHECK(changed("classify.n_clusters=5") == C, "classify.n_clusters");
+  CHECK(changed("classify.merge_temperature=5") == C, "classify.merge_temperature");
   /* Outside every hash. */
-  const char *none[] = {"detect.vis=whole_norm", "regions.vis=true",        "output.dir=other",
-                        "parallel.group_size=2", "io.max_bad_fraction=0.5", "dataset.name=x",
-                        "dataset.categories=[a]"};
+  const char *none[] = {"detect.vis=whole_norm",  "regions.vis=true",        "output.dir=other",
+                        "parallel.group_size=2",  "io.max_bad_fraction=0.5", "dataset.name=x",
+                        "dataset.categories=[a]", "classify.gallery_size=3"};
   for (size_t i = 0; i < sizeof none / sizeof *none; i++)
     CHECK(changed(none[i]) == 0, "%s changed a stage key: %x", none[i], changed(none[i]));
   /* base.h5's key: the dataset section but its name, categories included; nothing else. */

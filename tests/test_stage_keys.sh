@@ -25,7 +25,7 @@ regions0=$(stamp "$o/regions.h5")
 metrics0=$(stamp "$o/metrics.json")
 
 # Later stages' keys, and keys outside every hash: nothing is recomputed.
-for set in train.lr=0.01 train.epochs=3 classify.n_clusters=4 detect.vis=whole_norm \
+for set in train.lr=0.01 train.epochs=3 classify.merge_temperature=4 detect.vis=whole_norm \
   parallel.group_size=1 io.max_bad_fraction=0.5 regions.vis=true; do
   expect 0 run detect --set "$set"
   contains "$tmp/err" "skipped (complete: $o/maps.h5"

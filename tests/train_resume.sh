@@ -41,7 +41,7 @@ contains "$tmp/err" "head "
 expect 0 run train "$tmp/u" "${T[@]}"
 contains "$tmp/err" "skipped (complete"
 # A later stage's key does not retrain; a training key does.
-expect 0 run train "$tmp/u" "${T[@]}" --set classify.n_clusters=3
+expect 0 run train "$tmp/u" "${T[@]}" --set classify.merge_temperature=3
 contains "$tmp/err" "skipped"
 
 names=$("$h5cmp" --list "$m/model.h5" params 2>/dev/null)

@@ -22,8 +22,8 @@
 #define N_STAGES 4
 #define MSG_LEN 512
 
-enum { ST_NOT_RUN = 0, ST_DONE, ST_FAILED, ST_BLOCKED };
-static const char *const state_names[] = {"-", "ok", "FAILED", "not run"};
+enum { ST_NOT_RUN = 0, ST_DONE, ST_SKIPPED, ST_FAILED, ST_BLOCKED };
+static const char *const state_names[] = {"-", "ok", "skipped", "FAILED", "not run"};
 
 typedef struct {
   int state[N_STAGES];
@@ -89,7 +89,7 @@ static int run_category(category_status *st, const config_set *cs, const config 
     int rc = STAGES[s]->run(cs, c, category, w, &n);
     st->seconds[s] = now_seconds() - t0;
     if (rc == 0) {
-      st->state[s] = ST_DONE;
+      st->state[s] = n > 0 ? ST_DONE : ST_SKIPPED; /* a stage reports 0 images when it skips */
       continue;
     }
     st->state[s] = ST_FAILED;

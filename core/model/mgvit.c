@@ -361,6 +361,8 @@ size_t mgvit_n_params(const mgvit *m) { return m->n_params; }
 float *mgvit_params(mgvit *m) { return m->params; }
 float *mgvit_grads(mgvit *m) { return m->grads; }
 float *mgvit_momentum(mgvit *m) { return m->momentum; }
+const mgvit_config *mgvit_get_config(const mgvit *m) { return &m->c; }
+
 int mgvit_dim(const mgvit *m) { return m->D; }
 size_t mgvit_peak_bytes(const mgvit *m) {
   return vit_peak_bytes(m->vm) + 3 * m->n_params * sizeof(float) + m->ar.peak;

@@ -65,6 +65,8 @@ const mgvit_tensor *mgvit_first_nonfinite(const mgvit *m, const float *buffer, s
 /* The prototypes v of head h, host [C, D] (kept in step with the parameters). */
 const float *mgvit_prototypes(const mgvit *m, int h);
 int mgvit_dim(const mgvit *m);
+/* The configuration the model was built with. */
+const mgvit_config *mgvit_get_config(const mgvit *m);
 /* Model FLOPs of one step on N rows (multiply-add = 2): the forward of every block and the
  * projector, and twice the forward of what is trained (its input and weight gradients);
  * recomputation in the backward is not counted (as MFU counts). */

@@ -64,6 +64,7 @@ typedef struct {
   int sample_rate;
   int min_interval_len;
   int erode_kernel;
+  int search_min; /* MEBin's MIN; -1: the least of the maps' peaks (§2.1) */
   int vis;
 } cfg_regions;
 

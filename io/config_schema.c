@@ -79,6 +79,9 @@ const cfg_key cfg_schema[] = {
      .def = "4", .help = "MEBin: consecutive sweep thresholds with the same region count"},
     {"regions.erode_kernel", CFG_INT, FIELD(regions.erode_kernel), RANGE(0, 64), .def = "6",
      .help = "side of the square erosion kernel of MEBin; 0: no erosion"},
+    {"regions.search_min", CFG_INT, FIELD(regions.search_min), RANGE(-1, 254), .def = "-1",
+     .help = "MEBin's lower bound MIN (§2.1); -1: the least of the maps' peaks. Set it (e.g. 0) "
+             "when a category has no normal images, as the authors advise (their issue #8)"},
     {"regions.vis", CFG_BOOL, FIELD(regions.vis), .def = "false",
      .help = "write a PNG per image: the jet map over it with the kept crop boxes"},
 

@@ -245,6 +245,9 @@ static void search_range(regions_run *r) {
   partition_counts(counts, displs, r->n, r->size, 1);
   CHECK_MPI(MPI_Allgatherv(own, r->n_own, MPI_UINT8_T, all, counts, displs, MPI_UINT8_T, r->comm));
   mebin_search_range(&r->search_min, &r->search_max, all, r->n);
+  if (r->cfg->regions.search_min >= 0) /* no normal images: a lower bound of the user's (§2.1) */
+    r->search_min = r->cfg->regions.search_min < r->search_max ? r->cfg->regions.search_min
+                                                               : r->search_max;
   r->degenerate = r->search_min == r->search_max;
   if (r->degenerate && r->rank == 0)
     log_warn("category %s: every image's 8-bit map peaks at %d (MEBin's MAX == MIN, where the "

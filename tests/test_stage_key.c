@@ -56,9 +56,9 @@ int main(void) {
   config_set *cs = calloc(1, sizeof *cs);
   config_defaults(cs);
   /* Every schema key is classified, and only the listed ones are outside every hash. */
-  const char *outside[] = {"dataset.name", "dataset.categories",  "detect.vis",
-                           "regions.vis",  "parallel.group_size", "io.max_bad_fraction",
-                           "output.dir"};
+  const char *outside[] = {"dataset.name", "dataset.categories",   "detect.vis",
+                           "regions.vis",  "parallel.group_size",  "io.max_bad_fraction",
+                           "output.dir",   "classify.gallery_size"};
   for (int i = 0; i < config_key_count(); i++) {
     const char *key = config_key_name(i);
     int s = stage_of_key(key, &cs->base), is_outside = 0;

@@ -28,14 +28,17 @@
 #include "detect_inputs.h"
 #include "error.h"
 #include "h5store.h"
+#include "k_estimate.h"
 #include "log.h"
 #include "mgvit.h"
 #include "model_h5.h"
 #include "ncd_exchange.h"
+#include "ncd_metrics.h"
 #include "ncd_model.h"
 #include "ncd_schedule.h"
 #include "ncd_step.h"
 #include "output_paths.h"
+#include "partition.h"
 #include "regions_h5.h"
 #include "rng.h"
 #include "sampler.h"
@@ -66,7 +69,8 @@ typedef struct {
 
   sample *samples;
   int L, U, K, n_base;
-  char **classes; /* [n_base + K] */
+  int K_types, k_est; /* the oracle K (types of the images) and the estimate (0: none) */
+  char **classes;     /* [n_base + K] */
   base_set base;
   regions_crop *crops; /* [U] */
 
@@ -130,16 +134,7 @@ static int load_novel(train_run *r) {
     rc = regions_h5_read_crop(&r->crops[c], &f, c);
   h5s_close(&f);
   if (rc == 0) {
-    r->K = r->cfg->train.n_novel > 0 ? r->cfg->train.n_novel : K;
-    r->classes = xcalloc((size_t)(r->n_base + r->K) + 1, sizeof *r->classes);
-    for (int k = 0; k < r->n_base; k++)
-      r->classes[k] = strdup_checked(r->base.class_names[k]);
-    for (int k = 0; k < r->K; k++) {
-      char name[32];
-      snprintf(name, sizeof name, "novel_%d", k);
-      r->classes[r->n_base + k] =
-          strdup_checked(r->cfg->train.n_novel > 0 || k >= K ? name : names[k]);
-    }
+    r->K_types = K;
     for (int k = 0; k < r->n_base && rc == 0; k++) /* a base class must not be a novel type */
       for (int j = 0; j < K && rc == 0; j++)
         if (!strcmp(r->base.class_names[k], names[j]))
@@ -181,15 +176,135 @@ static int load_data(train_run *r) {
   }
   if (load_novel(r) != 0)
     return -1;
-  if (r->K < 2)
-    return ancd_errorf("K = %d novel class%s: class discovery needs at least 2 (set train.n_novel, "
-                       "%s)",
-                       r->K, r->K == 1 ? "" : "es",
-                       config_origin(r->cs, r->category, "train.n_novel"));
   if (r->U < r->size)
     return ancd_errorf("%d novel crops for %d ranks: run this category on fewer ranks "
                        "(parallel.group_size)",
                        r->U, r->size);
+  return 0;
+}
+
+/* ---- K ---- */
+
+/* k-means at the oracle K on the features, scored against the types: what the estimate's
+ * features alone would give (a baseline for the trained model, logged). */
+static double kmeans_nmi(const double *x, const train_run *r, int D) {
+  const int U = r->U;
+  int *labels = xmalloc((size_t)U * sizeof *labels), *types = xmalloc((size_t)U * sizeof *types);
+  double nmi = NAN;
+  if (kmeans_fit(labels, NULL, NULL, x, U, D, r->K_types, K_EST_N_INIT, (uint64_t)r->cfg->seed) ==
+      0) {
+    for (int i = 0; i < U; i++)
+      types[i] = r->samples[r->L + i].label;
+    ncd_eval e;
+    ncd_evaluate(&e, types, labels, U);
+    nmi = e.nmi;
+    ncd_eval_free(&e);
+  }
+  free(labels);
+  free(types);
+  return nmi;
+}
+
+/* The estimate of K from the pretrained backbone's CLS features of the novel crops (§5.3's mask
+ * guidance included; k_estimate.h): each rank embeds its block, rank 0 estimates. */
+static int estimate_k(train_run *r) {
+  r->k_est = 0;
+  if (r->U < 3)
+    return 0;
+  const int per_rank = (r->cfg->train.batch_size + r->size - 1) / r->size;
+  mgvit *m = NULL;
+  detect_backbone bb = {0};
+  int rc = ncd_model_create(&m, &bb, r->cfg, r->cs, r->category, r->n_base + 2, 2 * per_rank);
+  if (agree_rc(rc, r->comm)) {
+    mgvit_free(m);
+    detect_backbone_free(&bb);
+    return -1;
+  }
+  const int D = mgvit_dim(m);
+  int *counts = xmalloc((size_t)r->size * sizeof *counts);
+  int *displs = xmalloc((size_t)r->size * sizeof *displs);
+  partition_counts(counts, displs, r->U, r->size, 1);
+  float *own = xmalloc(((size_t)counts[r->rank] * D + 1) * sizeof *own);
+  float *all = xmalloc(((size_t)r->U * D + 1) * sizeof *all);
+  rc = ncd_model_infer(own, NULL, m, r->crops + displs[r->rank], counts[r->rank], bb.mean, bb.std);
+  if (!agree_rc(rc, r->comm)) {
+    for (int i = 0; i < r->size; i++) {
+      counts[i] *= D;
+      displs[i] *= D;
+    }
+    CHECK_MPI(
+        MPI_Allgatherv(own, counts[r->rank], MPI_FLOAT, all, counts, displs, MPI_FLOAT, r->comm));
+    int k = 0;
+    if (r->rank == 0) {
+      const k_est_method method =
+          strcmp(r->cfg->train.k_method, "silhouette") ? K_EST_EIGENGAP : K_EST_SILHOUETTE;
+      const double t0 = now_seconds();
+      if (k_estimate(&k, all, r->U, D, 2, r->cfg->train.k_max, method, (uint64_t)r->cfg->seed) !=
+          0) {
+        log_warn("category %s: no estimate of K: %s", r->category, ancd_error());
+        k = 0;
+      } else {
+        double *x = xmalloc((size_t)r->U * D * sizeof *x);
+        for (size_t i = 0; i < (size_t)r->U * D; i++)
+          x[i] = all[i];
+        log_info("category %s: K estimated %d (%s over k = 2..%d of %d crops' backbone features, "
+                 "%.1f s); the images' types give %d; k-means at %d on those features: NMI %.3f",
+                 r->category, k, r->cfg->train.k_method, r->cfg->train.k_max, r->U,
+                 now_seconds() - t0, r->K_types, r->K_types, kmeans_nmi(x, r, D));
+        free(x);
+      }
+    }
+    CHECK_MPI(MPI_Bcast(&k, 1, MPI_INT, 0, r->comm));
+    r->k_est = k;
+  }
+  free(own);
+  free(all);
+  free(counts);
+  free(displs);
+  mgvit_free(m);
+  detect_backbone_free(&bb);
+  return rc ? -1 : 0;
+}
+
+/* K (train.n_novel): the oracle, the config's, or the estimate, which is made in every case
+ * (model.h5 records it beside the K used) unless this stage key's model.h5 already holds it.
+ * Then the class names: the base classes, then novel_0 .. novel_{K-1}. */
+static int decide_k(train_run *r) {
+  int kept[2] = {0, 0}; /* K and the estimate of a model.h5 of this stage key */
+  if (r->rank == 0) {
+    char old[STAGE_KEY_LEN] = "";
+    model_state s;
+    if (stage_file_check(r->dir, MODEL_FILE, old) == 0 && !strcmp(old, r->key) &&
+        model_h5_read(&s, r->dir) == 0) {
+      kept[0] = s.n_novel;
+      kept[1] = s.k_est;
+      model_state_free(&s);
+    }
+  }
+  CHECK_MPI(MPI_Bcast(kept, 2, MPI_INT, 0, r->comm));
+  const int n_novel = r->cfg->train.n_novel;
+  if (kept[0] > 0) {
+    r->K = kept[0];
+    r->k_est = kept[1];
+  } else {
+    if (estimate_k(r) != 0)
+      return -1;
+    r->K = n_novel > 0 ? n_novel : n_novel == 0 ? r->k_est : r->K_types;
+  }
+  if (r->K < 2)
+    return ancd_errorf("K = %d novel class%s: class discovery needs at least 2 (set train.n_novel, "
+                       "%s%s)",
+                       r->K, r->K == 1 ? "" : "es",
+                       config_origin(r->cs, r->category, "train.n_novel"),
+                       n_novel == 0 && r->U < 3 ? "; an estimate needs at least 3 crops" : "");
+  r->classes = xcalloc((size_t)(r->n_base + r->K) + 1, sizeof *r->classes);
+  for (int k = 0; k < r->n_base; k++)
+    r->classes[k] = strdup_checked(r->base.class_names[k]);
+  for (int k = 0; k < r->K; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "novel_%d", k);
+    r->classes[r->n_base + k] = strdup_checked(name);
+  }
   return 0;
 }
 
@@ -491,6 +606,9 @@ static int train_category(const void *ctx, const config *c, const char *category
     return EXIT_STOPPED;
   output_category_dir(r.dir, sizeof r.dir, c, category);
   int rc = load_data(&r) ? ANCD_EXIT_INPUT : 0;
+  rc = agree_rc(rc, r.comm);
+  if (!rc)
+    rc = decide_k(&r) ? ANCD_EXIT_INPUT : 0;
   if (rc && r.rank == 0)
     log_error("category %s: %s", category, ancd_error());
   rc = agree_rc(rc, r.comm);
@@ -517,6 +635,7 @@ static int train_category(const void *ctx, const config *c, const char *category
     s->head = -1;
     s->n_base = r.n_base;
     s->n_novel = r.K;
+    s->k_est = r.k_est;
     s->seed = c->seed;
     s->classes = r.classes;
     if (r.rank == 0)

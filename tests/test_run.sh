@@ -21,12 +21,19 @@ c1=$1 c2=$2
 
 expect 0 run run "$tmp/o"
 for c in $cats; do
-  for f in maps.h5 regions.h5 model.h5 results.h5 ncd_metrics.json metrics.json; do
+  for f in maps.h5 regions.h5 model.h5 results.h5 ncd_metrics.json metrics.json confusion.png \
+    gallery.png; do
     [ -f "$tmp/o/demo/$c/$f" ] || fail "run wrote no $c/$f"
+  done
+  for f in confusion.png gallery.png; do # a PNG signature, more than a header
+    [ "$(head -c 8 "$tmp/o/demo/$c/$f" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ] ||
+      fail "$c/$f is not a PNG"
+    [ "$(stat -c %s "$tmp/o/demo/$c/$f")" -gt 1000 ] || fail "$c/$f is nearly empty"
   done
   j="$tmp/o/demo/$c/ncd_metrics.json"
   contains "$j" '"n_images": 12'
   contains "$j" '"n_novel": 6'
+  grep -Eq '"k_estimated": [2-9]' "$j" || fail "$j: no K estimate in 2..9 beside the oracle K"
   [ "$(grep -c '"head":' "$j")" = 5 ] || fail "$j: not the reported head and 4 heads"
   # every score of the reported head is a number in [-1, 1] (ARI may be negative)
   python_free_check=$(sed -n '/"image": {/,/}/p' "$j" | grep -E '"(nmi|ari|f1)": -?[01](\.[0-9e-]+)?,?$' | wc -l)
@@ -38,6 +45,12 @@ contains "$tmp/o/demo/tables.md" "| \*\*Mean\*\* |"
   fail "ncd_tables.csv header: $(head -1 "$tmp/o/demo/ncd_tables.csv")"
 [ "$(wc -l <"$tmp/o/demo/ncd_tables.csv")" = 4 ] || fail "ncd_tables.csv: not 2 categories + mean"
 contains "$tmp/err" "run: $c1 .*ok.*ok.*ok.*ok"
+
+# train.n_novel: 0 trains with the estimated K (the types give 6).
+expect 0 run run "$tmp/k" --set dataset.categories=[$c1] --set train.n_novel=0
+k=$(sed -n 's/.*"k_estimated": \([0-9]*\).*/\1/p' "$tmp/k/demo/$c1/ncd_metrics.json")
+contains "$tmp/k/demo/$c1/ncd_metrics.json" "\"n_novel\": $k,"
+contains "$tmp/err" "K estimated $k (eigengap over k = 2..10 of"
 
 # A rerun skips every stage of every category.
 expect 0 run run "$tmp/o"

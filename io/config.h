@@ -74,9 +74,10 @@ typedef struct {
   double lr;
   int grad_from_block; /* 1-based; 0: the last block */
   int mask_layers;
-  int n_novel;       /* K; -1: the types of the regions' images (oracle); 0: estimated */
-  int k_max;         /* the largest K an estimate considers */
-  char k_method[16]; /* eigengap | silhouette */
+  int n_novel;         /* K; -1: the types of the regions' images (oracle); 0: estimated */
+  int k_max;           /* the largest K an estimate considers */
+  char k_method[16];   /* eigengap | silhouette */
+  char proto_init[16]; /* random | kmeans */
   int checkpoint_every;
   char base[CFG_PATH_LEN]; /* labeled base set: none | a base.h5 file | an AeBAD_crop folder */
 } cfg_train;

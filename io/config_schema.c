@@ -97,14 +97,19 @@ const cfg_key cfg_schema[] = {
     {"train.mask_layers", CFG_INT, FIELD(train.mask_layers), RANGE(0, 4096), .def = "9",
      .help = "mask-guided attention on the CLS query in the last this many blocks (§5.3)"},
     {"train.n_novel", CFG_INT, FIELD(train.n_novel), RANGE(-1, 1000), .def = "-1",
-     .help = "novel classes K; -1: the number of types among the regions' images, good included "
-             "(the oracle K of anomalyncd §5.10); 0: estimated from the novel crops (train.k_method)"},
+     .help =
+         "novel classes K; -1: the number of types among the regions' images, good included "
+         "(the oracle K of anomalyncd §5.10); 0: estimated from the novel crops (train.k_method)"},
     {"train.k_max", CFG_INT, FIELD(train.k_max), RANGE(2, 1000), .def = "10",
      .help = "K estimate: the largest K considered (from 2); model.h5 records the estimate always"},
     {"train.k_method", CFG_ENUM, FIELD(train.k_method), .allowed = "eigengap|silhouette",
      .def = "eigengap",
      .help = "K estimate from the pretrained backbone's crop features: spectral eigengap or the "
              "best k-means silhouette"},
+    {"train.proto_init", CFG_ENUM, FIELD(train.proto_init), .allowed = "random|kmeans",
+     .def = "random",
+     .help = "novel prototypes at the start: random (the reference, §5.4) or the k-means centres "
+             "of the backbone's crop features (ancd's option)"},
     {"train.checkpoint_every", CFG_INT, FIELD(train.checkpoint_every), RANGE(0, 100000),
      .def = "10", .help = "write model.h5 every this many epochs; 0: only at the end"},
     {"train.base", CFG_STRING, FIELD(train.base), .def = "none",

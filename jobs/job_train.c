@@ -70,6 +70,7 @@ typedef struct {
   sample *samples;
   int L, U, K, n_base;
   int K_types, k_est; /* the oracle K (types of the images) and the estimate (0: none) */
+  float *features;    /* [U, D] the fresh model's CLS features of the novel crops, or NULL */
   char **classes;     /* [n_base + K] */
   base_set base;
   regions_crop *crops; /* [U] */
@@ -215,10 +216,10 @@ static int estimate_k(train_run *r) {
   mgvit *m = NULL;
   detect_backbone bb = {0};
   int rc = ncd_model_create(&m, &bb, r->cfg, r->cs, r->category, r->n_base + 2, 2 * per_rank);
-  if (agree_rc(rc, r->comm)) {
+  if ((rc = agree_rc(rc, r->comm)) != 0) {
     mgvit_free(m);
     detect_backbone_free(&bb);
-    return -1;
+    return rc;
   }
   const int D = mgvit_dim(m);
   int *counts = xmalloc((size_t)r->size * sizeof *counts);
@@ -256,6 +257,8 @@ static int estimate_k(train_run *r) {
     }
     CHECK_MPI(MPI_Bcast(&k, 1, MPI_INT, 0, r->comm));
     r->k_est = k;
+    r->features = all;
+    all = NULL;
   }
   free(own);
   free(all);
@@ -263,12 +266,67 @@ static int estimate_k(train_run *r) {
   free(displs);
   mgvit_free(m);
   detect_backbone_free(&bb);
-  return rc ? -1 : 0;
+  return rc ? ANCD_EXIT_INPUT : 0;
+}
+
+/* train.proto_init kmeans (ancd's option; the reference draws them at random, §5.4): each
+ * head's novel prototypes start at the k-means centres (head h: seed + h) of the L2-normalised
+ * features of the novel crops, scaled to the norm of the random row they replace. Rank 0
+ * computes, every rank sets. */
+static int init_prototypes(train_run *r) {
+  const int D = mgvit_dim(r->m), K = r->K, C = r->n_base + K;
+  double *centers = xmalloc((size_t)MGVIT_HEADS * K * D * sizeof *centers);
+  int rc = 0;
+  if (r->rank == 0) {
+    double *x = xmalloc((size_t)r->U * D * sizeof *x);
+    int *labels = xmalloc((size_t)r->U * sizeof *labels);
+    for (int i = 0; i < r->U; i++) {
+      double n2 = 0;
+      for (int d = 0; d < D; d++)
+        n2 += (double)r->features[(size_t)i * D + d] * r->features[(size_t)i * D + d];
+      const double inv = n2 > 0 ? 1 / sqrt(n2) : 0;
+      for (int d = 0; d < D; d++)
+        x[(size_t)i * D + d] = r->features[(size_t)i * D + d] * inv;
+    }
+    for (int h = 0; h < MGVIT_HEADS && rc == 0; h++)
+      rc = kmeans_fit(labels, centers + (size_t)h * K * D, NULL, x, r->U, D, K, K_EST_N_INIT,
+                      (uint64_t)r->cfg->seed + (uint64_t)h);
+    free(labels);
+    free(x);
+  }
+  if (agree_rc(rc, r->comm)) {
+    free(centers);
+    return -1;
+  }
+  CHECK_MPI(MPI_Bcast(centers, MGVIT_HEADS * K * D, MPI_DOUBLE, 0, r->comm));
+  float *v = xmalloc((size_t)C * D * sizeof *v);
+  for (int h = 0; h < MGVIT_HEADS; h++) {
+    char name[64];
+    snprintf(name, sizeof name, "head.last_layer.%d.weight_v", h);
+    const mgvit_tensor *t = mgvit_find(r->m, name);
+    mgvit_tensor_get(r->m, mgvit_params(r->m), t, v);
+    for (int k = 0; k < K; k++) {
+      float *row = v + (size_t)(r->n_base + k) * D;
+      const double *c = centers + ((size_t)h * K + k) * D;
+      double old2 = 0, c2 = 0;
+      for (int d = 0; d < D; d++) {
+        old2 += (double)row[d] * row[d];
+        c2 += c[d] * c[d];
+      }
+      const double scale = c2 > 0 ? sqrt(old2 / c2) : 0;
+      for (int d = 0; d < D && scale > 0; d++)
+        row[d] = (float)(c[d] * scale);
+    }
+    mgvit_tensor_set(r->m, mgvit_params(r->m), t, v);
+  }
+  free(v);
+  free(centers);
+  return 0;
 }
 
 /* K (train.n_novel): the oracle, the config's, or the estimate, which is made in every case
  * (model.h5 records it beside the K used) unless this stage key's model.h5 already holds it.
- * Then the class names: the base classes, then novel_0 .. novel_{K-1}. */
+ * Then the class names: the base classes, then novel_0 .. novel_{K-1}. Returns an exit code. */
 static int decide_k(train_run *r) {
   int kept[2] = {0, 0}; /* K and the estimate of a model.h5 of this stage key */
   if (r->rank == 0) {
@@ -287,16 +345,17 @@ static int decide_k(train_run *r) {
     r->K = kept[0];
     r->k_est = kept[1];
   } else {
-    if (estimate_k(r) != 0)
-      return -1;
+    const int rc = estimate_k(r);
+    if (rc != 0)
+      return rc;
     r->K = n_novel > 0 ? n_novel : n_novel == 0 ? r->k_est : r->K_types;
   }
-  if (r->K < 2)
-    return ancd_errorf("K = %d novel class%s: class discovery needs at least 2 (set train.n_novel, "
-                       "%s%s)",
-                       r->K, r->K == 1 ? "" : "es",
-                       config_origin(r->cs, r->category, "train.n_novel"),
-                       n_novel == 0 && r->U < 3 ? "; an estimate needs at least 3 crops" : "");
+  if (r->K < 2) {
+    ancd_errorf("K = %d novel class%s: class discovery needs at least 2 (set train.n_novel, %s%s)",
+                r->K, r->K == 1 ? "" : "es", config_origin(r->cs, r->category, "train.n_novel"),
+                n_novel == 0 && r->U < 3 ? "; an estimate needs at least 3 crops" : "");
+    return ANCD_EXIT_INPUT;
+  }
   r->classes = xcalloc((size_t)(r->n_base + r->K) + 1, sizeof *r->classes);
   for (int k = 0; k < r->n_base; k++)
     r->classes[k] = strdup_checked(r->base.class_names[k]);
@@ -587,6 +646,7 @@ static void run_free(train_run *r) {
   for (int i = 0; r->classes && i < r->n_base + r->K; i++)
     free(r->classes[i]);
   free(r->classes);
+  free(r->features);
   base_set_free(&r->base);
   r->st.classes = NULL; /* r->classes, freed above */
   model_state_free(&r->st);
@@ -608,12 +668,14 @@ static int train_category(const void *ctx, const config *c, const char *category
   int rc = load_data(&r) ? ANCD_EXIT_INPUT : 0;
   rc = agree_rc(rc, r.comm);
   if (!rc)
-    rc = decide_k(&r) ? ANCD_EXIT_INPUT : 0;
+    rc = decide_k(&r);
   if (rc && r.rank == 0)
     log_error("category %s: %s", category, ancd_error());
   rc = agree_rc(rc, r.comm);
   if (!rc) {
     rc = create_model(&r);
+    if (!rc && r.features && !strcmp(c->train.proto_init, "kmeans"))
+      rc = init_prototypes(&r) ? ANCD_EXIT_INPUT : 0;
     if (rc && r.rank == 0)
       log_error("category %s: %s", category, ancd_error());
     rc = agree_rc(rc, r.comm);

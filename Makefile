@@ -51,9 +51,8 @@ test-fast: build
 demo: build
 	./$(BUILD)/ancd synth -o $(DEMO_DIR)
 	./$(BUILD)/ancd info -c configs/demo.yaml --set dataset.root=$(DEMO_DIR)
-	./$(BUILD)/ancd detect -c configs/demo.yaml --set dataset.root=$(DEMO_DIR) -o out/demo
-	./$(BUILD)/ancd regions -c configs/demo.yaml --set dataset.root=$(DEMO_DIR) -o out/demo
-	./$(BUILD)/ancd train -c configs/demo.yaml --set dataset.root=$(DEMO_DIR) --set train.epochs=2 -o out/demo
+	./$(BUILD)/ancd run -c configs/demo.yaml --set dataset.root=$(DEMO_DIR) -o out
+	@echo "tables: out/demo/tables.md; pictures: out/demo/report.md"
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' '*.cu')

@@ -50,7 +50,8 @@ int metrics_json_read(const char *dir, ad_metrics *m);
 /* <root>/tables.md and tables.csv: one row per category (metrics x 100, 2 decimals; pixel
  * columns blank when NaN) and a mean row over the categories that have the value. With n_ncd > 0
  * rows of `ancd classify`, tables.md also holds the class-discovery table (NMI, ARI, F1, AUPRO, K,
- * the means likewise) and ncd_tables.csv the same as CSV. */
+ * the means likewise) and ncd_tables.csv the same as CSV. report.md: the tables and, per
+ * category, links to its pictures (heat maps, boxes, training curves, confusion, gallery). */
 int tables_write(const char *root, const char *dataset, const char *const *categories,
                  const ad_metrics *m, int n_categories, const ncd_table_row *ncd, int n_ncd);
 

@@ -333,6 +333,66 @@ static void ncd_table(text *md, text *csv, const char *dataset, const ncd_table_
   }
 }
 
+/* Up to `most` pictures of <root>/<cat>/<sub>/<type>/ as Markdown images (the first types and
+ * files in sorted order), after a link to the folder. */
+static void report_pictures(text *md, const char *root, const char *cat, const char *sub,
+                            const char *what, int most) {
+  char dir[1200], typedir[1400];
+  snprintf(dir, sizeof dir, "%s/%s/%s", root, cat, sub);
+  fs_names types = {0}, files = {0};
+  if (!fs_is_dir(dir) || fs_list_dir(&types, dir, FS_DIRS, NULL) != 0)
+    return;
+  text_printf(md, "%s ([all](%s/%s/)):\n\n", what, cat, sub);
+  int shown = 0;
+  for (int t = 0; t < types.n && shown < most; t++) {
+    snprintf(typedir, sizeof typedir, "%s/%s", dir, types.v[t]);
+    if (fs_list_dir(&files, typedir, FS_FILES, fs_is_image_name) != 0)
+      continue;
+    for (int f = 0; f < files.n && f < 2 && shown < most; f++, shown++)
+      text_printf(md, "![%s %s](%s/%s/%s/%s) ", types.v[t], files.v[f], cat, sub, types.v[t],
+                  files.v[f]);
+    fs_names_free(&files);
+  }
+  text_printf(md, "\n\n");
+  fs_names_free(&types);
+}
+
+/* report.md: the tables, then per category links to the pictures it has (heat maps, boxes,
+ * training curves, confusion matrix, gallery). */
+static int report_write(const char *root, const char *dataset, const text *tables,
+                        const char *const *categories, int n_categories, const ncd_table_row *ncd,
+                        int n_ncd) {
+  static const char *const singles[][2] = {{"train_curves.svg", "training curves"},
+                                           {"confusion.png", "confusion matrix"},
+                                           {"gallery.png", "discovered classes"}};
+  char path[1200];
+  text md = {0};
+  text_printf(&md, "# %s\n\n%s\n# Categories\n\n", dataset, tables->s);
+  for (int i = 0; i < n_categories + n_ncd; i++) {
+    const char *cat = i < n_categories ? categories[i] : ncd[i - n_categories].category;
+    int seen = 0;
+    for (int j = 0; j < n_categories && j < i && !seen; j++)
+      seen = !strcmp(categories[j], cat);
+    for (int j = 0; j < i - n_categories && !seen; j++)
+      seen = !strcmp(ncd[j].category, cat);
+    if (seen)
+      continue;
+    text_printf(&md, "## %s\n\n", cat);
+    for (size_t k = 0; k < sizeof singles / sizeof *singles; k++) {
+      snprintf(path, sizeof path, "%s/%s/%s", root, cat, singles[k][0]);
+      if (fs_is_file(path))
+        text_printf(&md, "%s:\n\n![%s %s](%s/%s)\n\n", singles[k][1], cat, singles[k][1], cat,
+                    singles[k][0]);
+    }
+    report_pictures(&md, root, cat, "vis", "heat maps", 4);
+    report_pictures(&md, root, cat, "regions_vis", "kept boxes", 4);
+  }
+  snprintf(path, sizeof path, "%s/report.md", root);
+  int rc = fs_write_atomic(path, md.s, md.len);
+  free(md.s);
+  return rc;
+}
+
 int tables_write(const char *root, const char *dataset, const char *const *categories,
                  const ad_metrics *m, int n_categories, const ncd_table_row *ncd, int n_ncd) {
   char path[1100];
@@ -383,6 +443,8 @@ int tables_write(const char *root, const char *dataset, const char *const *categ
     snprintf(path, sizeof path, "%s/ncd_tables.csv", root);
     rc = fs_write_atomic(path, ncd_csv.s, ncd_csv.len);
   }
+  if (rc == 0)
+    rc = report_write(root, dataset, &md, categories, n_categories, ncd, n_ncd);
   free(md.s);
   free(csv.s);
   free(ncd_csv.s);

@@ -41,6 +41,9 @@ for c in $cats; do
 done
 contains "$tmp/o/demo/tables.md" "anomaly class discovery"
 contains "$tmp/o/demo/tables.md" "| \*\*Mean\*\* |"
+contains "$tmp/o/demo/report.md" "anomaly class discovery"
+contains "$tmp/o/demo/report.md" "($c2/confusion.png)"
+contains "$tmp/o/demo/report.md" "($c1/gallery.png)"
 [ "$(head -1 "$tmp/o/demo/ncd_tables.csv")" = "Category,NMI,ARI,F1,AUPRO,K,K estimated,Images" ] ||
   fail "ncd_tables.csv header: $(head -1 "$tmp/o/demo/ncd_tables.csv")"
 [ "$(wc -l <"$tmp/o/demo/ncd_tables.csv")" = 4 ] || fail "ncd_tables.csv: not 2 categories + mean"

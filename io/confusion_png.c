@@ -7,7 +7,6 @@
 
 #include "bitmap_font.h"
 #include "error.h"
-#include "fsutil.h"
 #include "image.h"
 
 #define NAME_LEN 64
@@ -16,12 +15,6 @@ enum { H2 = 2 * FONT_GLYPH_H, H3 = 3 * FONT_GLYPH_H }; /* text heights at scale 
 
 static const uint8_t BLACK[3] = {0, 0, 0}, WHITE[3] = {255, 255, 255}, INK[3] = {40, 40, 40},
                      FAINT[3] = {170, 170, 170}, RULE[3] = {205, 205, 205};
-
-static void fill_rect(image_u8 *img, int x, int y, int w, int h, const uint8_t c[3]) {
-  for (int yy = y < 0 ? 0 : y; yy < y + h && yy < img->h; yy++)
-    for (int xx = x < 0 ? 0 : x; xx < x + w && xx < img->w; xx++)
-      memcpy(img->data + ((size_t)yy * img->w + xx) * 3, c, 3);
-}
 
 static void text(image_u8 *img, int x, int y, const char *s, const uint8_t c[3], int scale) {
   font_draw(img->data, img->w, img->h, x, y, s, c, scale);
@@ -56,16 +49,6 @@ static void cell_count(image_u8 *img, int x, int y, long v, const uint8_t c[3]) 
     snprintf(s, sizeof s, "%.0e", (double)v);
   int tw = font_text_width(s, scale), th = FONT_GLYPH_H * scale;
   text(img, x + (CONFUSION_CELL_W - tw) / 2, y + (CONFUSION_CELL_H - th) / 2, s, c, scale);
-}
-
-/* image_write_png into <path>.tmp, then published under path. */
-static int write_png_atomic(const char *path, const image_u8 *img) {
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-    return ancd_errorf("%s: path too long", path);
-  if (image_write_png(tmp, img) < 0)
-    return -1;
-  return fs_publish(tmp, path);
 }
 
 int confusion_png_write(const char *path, const char *title, const long *counts, int n_rows,
@@ -136,16 +119,16 @@ int confusion_png_write(const char *path, const char *title, const long *counts,
       uint8_t c[3];
       shade(c, f);
       int x = gx + j * CONFUSION_CELL_W;
-      fill_rect(&img, x, y, CONFUSION_CELL_W, CONFUSION_CELL_H, c);
+      image_fill_rect(&img, x, y, CONFUSION_CELL_W, CONFUSION_CELL_H, c);
       cell_count(&img, x, y, row[j], f >= 0.5 ? WHITE : row[j] ? INK : FAINT);
     }
   }
   /* Rules between the cells, over the fills. */
   for (int i = 0; i <= n_rows && !empty; i++)
-    fill_rect(&img, gx, gy + i * CONFUSION_CELL_H - (i == n_rows), grid_w, 1, RULE);
+    image_fill_rect(&img, gx, gy + i * CONFUSION_CELL_H - (i == n_rows), grid_w, 1, RULE);
   for (int j = 0; j <= n_cols && !empty; j++)
-    fill_rect(&img, gx + j * CONFUSION_CELL_W - (j == n_cols), gy, 1, grid_h, RULE);
-  int rc = write_png_atomic(path, &img);
+    image_fill_rect(&img, gx + j * CONFUSION_CELL_W - (j == n_cols), gy, 1, grid_h, RULE);
+  int rc = image_write_png_atomic(path, &img);
   image_free(&img);
   return rc;
 }

@@ -7,7 +7,6 @@
 
 #include "bitmap_font.h"
 #include "error.h"
-#include "fsutil.h"
 #include "image.h"
 
 #define NAME_LEN 64
@@ -18,12 +17,6 @@ const uint8_t gallery_outline_rgb[3] = {255, 0, 0};
 
 static const uint8_t BLACK[3] = {0, 0, 0}, INK[3] = {40, 40, 40}, FAINT[3] = {150, 150, 150},
                      RULE[3] = {215, 215, 215}, BOX[3] = {60, 60, 60};
-
-static void fill_rect(image_u8 *img, int x, int y, int w, int h, const uint8_t c[3]) {
-  for (int yy = y < 0 ? 0 : y; yy < y + h && yy < img->h; yy++)
-    for (int xx = x < 0 ? 0 : x; xx < x + w && xx < img->w; xx++)
-      memcpy(img->data + ((size_t)yy * img->w + xx) * 3, c, 3);
-}
 
 static void text(image_u8 *img, int x, int y, const char *s, const uint8_t c[3], int scale) {
   font_draw(img->data, img->w, img->h, x, y, s, c, scale);
@@ -52,7 +45,7 @@ static int draw_thumb(image_u8 *img, int x, int y, const gallery_item *it) {
   image_u8 src = {.w = it->w, .h = it->h, .c = 3, .data = (uint8_t *)it->rgb}, small = {0};
   if (image_resize(&small, &src, tw, th, RESIZE_BILINEAR_PIL) < 0)
     return -1;
-  fill_rect(img, x, y, T, T, BOX);
+  image_fill_rect(img, x, y, T, T, BOX);
   int ox = x + (T - tw) / 2, oy = y + (T - th) / 2;
   for (int r = 0; r < th; r++)
     memcpy(img->data + ((size_t)(oy + r) * img->w + ox) * 3, small.data + (size_t)r * tw * 3,
@@ -81,16 +74,6 @@ static int draw_thumb(image_u8 *img, int x, int y, const gallery_item *it) {
     }
   free(m);
   return 0;
-}
-
-/* image_write_png into <path>.tmp, then published under path. */
-static int write_png_atomic(const char *path, const image_u8 *img) {
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-    return ancd_errorf("%s: path too long", path);
-  if (image_write_png(tmp, img) < 0)
-    return -1;
-  return fs_publish(tmp, path);
 }
 
 int gallery_png_write(const char *path, const char *title, const gallery_row *rows, int n_rows) {
@@ -141,7 +124,7 @@ int gallery_png_write(const char *path, const char *title, const gallery_row *ro
     const gallery_row *row = &rows[r];
     int y = y0 + r * (GALLERY_ROW_H + G);
     if (r > 0)
-      fill_rect(&img, M, y - G / 2 - 1, width - 2 * M, 1, RULE);
+      image_fill_rect(&img, M, y - G / 2 - 1, width - 2 * M, 1, RULE);
     label_of(name, row->label, r);
     text(&img, M, y + (T - H2) / 2, name, INK, 2);
     if (row->n_items == 0)
@@ -164,7 +147,7 @@ int gallery_png_write(const char *path, const char *title, const gallery_row *ro
     }
   }
   if (rc == 0)
-    rc = write_png_atomic(path, &img);
+    rc = image_write_png_atomic(path, &img);
   image_free(&img);
   return rc;
 }

@@ -27,6 +27,10 @@ int image_load(image_u8 *out, const char *path, int want_c);
 int image_probe(const char *path, int *w, int *h, int *c);
 
 int image_write_png(const char *path, const image_u8 *img);
+/* image_write_png into <path>.tmp, then renamed to path (fs_publish): never a half-written file. */
+int image_write_png_atomic(const char *path, const image_u8 *img);
+/* Paints the rectangle [x, x + w) x [y, y + h) of an RGB image with c, clipped at its edges. */
+void image_fill_rect(image_u8 *img, int x, int y, int w, int h, const uint8_t c[3]);
 
 /* Pillow resamples in two uint8-rounded passes, so the pass order shows in the pixels. Pillow
  * >= 13 runs the vertical pass first when the height shrinks by more than twice as many pixels

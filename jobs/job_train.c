@@ -319,6 +319,10 @@ static int init_prototypes(train_run *r) {
     }
     mgvit_tensor_set(r->m, mgvit_params(r->m), t, v);
   }
+  if (r->rank == 0)
+    log_info("category %s: the %d heads' %d novel prototypes start at the k-means centres of %d "
+             "crops' backbone features (train.proto_init: kmeans)",
+             r->category, MGVIT_HEADS, K, r->U);
   free(v);
   free(centers);
   return 0;

@@ -49,8 +49,11 @@ contains "$tmp/o/demo/report.md" "($c1/gallery.png)"
 [ "$(wc -l <"$tmp/o/demo/ncd_tables.csv")" = 4 ] || fail "ncd_tables.csv: not 2 categories + mean"
 contains "$tmp/err" "run: $c1 .*ok.*ok.*ok.*ok"
 
-# train.n_novel: 0 trains with the estimated K (the types give 6).
-expect 0 run run "$tmp/k" --set dataset.categories=[$c1] --set train.n_novel=0
+# train.n_novel: 0 trains with the estimated K (the types give 6);
+# train.proto_init: kmeans says where the prototypes start.
+expect 0 run run "$tmp/k" --set dataset.categories=[$c1] --set train.n_novel=0 \
+  --set train.proto_init=kmeans
+contains "$tmp/err" "novel prototypes start at the k-means centres of 12 crops"
 k=$(sed -n 's/.*"k_estimated": \([0-9]*\).*/\1/p' "$tmp/k/demo/$c1/ncd_metrics.json")
 contains "$tmp/k/demo/$c1/ncd_metrics.json" "\"n_novel\": $k,"
 contains "$tmp/err" "K estimated $k (eigengap over k = 2..10 of"

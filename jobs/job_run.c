@@ -51,10 +51,10 @@ static void category_sizes(long *size, const config_set *cs, const cfg_names *ca
   CHECK_MPI(MPI_Bcast(size, cats->n, MPI_LONG, 0, MPI_COMM_WORLD));
 }
 
-/* owner[i]: the group of category i, largest first to the least-loaded group (ties: lower
- * category index first, lower group first), the same on every rank. */
-static void assign_groups(int *owner, const long *size, int n, int n_groups) {
-  int *order = xmalloc(((size_t)n + 1) * sizeof *order);
+/* order [n]: the categories largest first (ties: lower index first); owner[i]: the group of
+ * category i, each in that order to the least-loaded group (ties: the lower group), the same on
+ * every rank. A group runs its categories in that order too. */
+static void assign_groups(int *owner, int *order, const long *size, int n, int n_groups) {
   long *load = xcalloc((size_t)n_groups, sizeof *load);
   for (int i = 0; i < n; i++)
     order[i] = i;
@@ -72,7 +72,6 @@ static void assign_groups(int *owner, const long *size, int n, int n_groups) {
     owner[order[k]] = g;
     load[g] += size[order[k]] > 0 ? size[order[k]] : 1;
   }
-  free(order);
   free(load);
 }
 
@@ -155,12 +154,14 @@ static int run_all(const config_set *cs, world *w, const void *ctx) {
   }
   long *size = xmalloc(((size_t)cats->n + 1) * sizeof *size);
   int *owner = xmalloc(((size_t)cats->n + 1) * sizeof *owner);
+  int *order = xmalloc(((size_t)cats->n + 1) * sizeof *order);
   category_status *st = xcalloc((size_t)cats->n + 1, sizeof *st);
   category_sizes(size, cs, cats, w);
-  assign_groups(owner, size, cats->n, w->n_groups);
+  assign_groups(owner, order, size, cats->n, w->n_groups);
   config *c = xmalloc(sizeof *c);
   double t0 = now_seconds();
-  for (int i = 0; i < cats->n && !rc; i++) {
+  for (int k = 0; k < cats->n && !rc; k++) {
+    const int i = order[k];
     if (owner[i] != w->group || config_for_category(c, cs, cats->v[i]) != 0)
       continue;
     if (w->group_rank == 0)
@@ -191,7 +192,7 @@ static int run_all(const config_set *cs, world *w, const void *ctx) {
       rc = ANCD_EXIT_INPUT;
   }
   rc = agree_rc(rc, MPI_COMM_WORLD);
-  free(c), free(st), free(owner), free(size), free(cats);
+  free(c), free(st), free(order), free(owner), free(size), free(cats);
   return rc;
 }
 

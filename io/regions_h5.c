@@ -135,6 +135,11 @@ static int write_attrs(h5s_file *f, const regions_record *r, int64_t rows) {
       h5s_attr_set_i64(f, "/", "n_images", r->n) < 0 ||
       h5s_attr_set_i64(f, "/", "n_crops", rows) < 0)
     return -1;
+  if (r->defect_images > 0 &&
+      (h5s_attr_set_i64(f, "/", "defect_images", r->defect_images) < 0 ||
+       h5s_attr_set_i64(f, "/", "defect_images_hit", r->defect_images_hit) < 0 ||
+       h5s_attr_set_i64(f, "/", "defect_images_whole", r->defect_images_whole) < 0))
+    return -1;
   return 0;
 }
 

@@ -12,7 +12,10 @@
  * (0/255) with crop_offset and mask_offset i64 [R] (crop_offset = 3 * mask_offset).
  * Root attributes: config (YAML), stage_key, ancd_version, category, maps_method,
  * maps_stage_key, map_lo, map_hi (the joint float min-max that made the 8-bit maps), search_min,
- * search_max (§2.1), degenerate (MAX == MIN), n_images, n_crops. */
+ * search_max (§2.1), degenerate (MAX == MIN), n_images, n_crops; and, when the dataset has
+ * ground-truth masks, defect_images (anomalous images with a mask), defect_images_hit (those
+ * where at least one kept crop window covers a mask pixel >= 128) and defect_images_whole (those
+ * hits where the only crop is the whole image: MEBin found no region). */
 #ifndef ANCD_REGIONS_H5_H
 #define ANCD_REGIONS_H5_H
 
@@ -48,6 +51,8 @@ typedef struct {
   const char *maps_stage_key; /* stage key of maps.h5, or of the detect settings for imports */
   double map_lo, map_hi;
   int search_min, search_max, degenerate;
+  /* Over the category; defect_images 0: no ground truth, no attributes. */
+  int defect_images, defect_images_hit, defect_images_whole;
 } regions_record;
 
 /* Writes <dir>/regions.h5 collectively over comm, atomically; creates dir. Crop counts and pool

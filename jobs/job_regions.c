@@ -62,6 +62,10 @@ typedef struct {
   double lo, hi; /* joint float min-max (maps.h5) */
   int search_min, search_max, degenerate;
   image_regions *res; /* [n_own] */
+  /* [n_own] 1: a kept crop covers the ground truth, 2: only the whole-image crop (no region
+   * found) does, 0: none does, -1: not measured. Then the group's counts of >= 0, >= 1 and 2. */
+  int8_t *gt_hit;
+  int defect_images, defect_images_hit, defect_images_whole;
 } regions_run;
 
 /* The stage keys (group rank 0 decides, every rank gets them): maps_key from the current
@@ -139,6 +143,10 @@ static int list_items_rank0(regions_run *r) {
     return ANCD_EXIT_INPUT;
   }
   r->n = r->info.n;
+  /* The ground-truth masks are only measured against, so a dataset that moved is no error. */
+  if (regions_items_masks(r->items, r->n, r->cfg, r->category) < 0)
+    log_warn("category %s: %s: crops not measured against the ground truth", r->category,
+             ancd_error());
   return 0;
 }
 
@@ -271,6 +279,7 @@ static void vis_path(char *out, size_t n, const regions_run *r, const regions_it
 
 static int process_images(regions_run *r) {
   r->res = xcalloc((size_t)r->n_own + 1, sizeof *r->res);
+  r->gt_hit = xmalloc((size_t)r->n_own + 1);
   const regions_params p = {
       .search_min = r->search_min, .search_max = r->search_max, .opt = &r->cfg->regions};
   char label[96];
@@ -285,11 +294,20 @@ static int process_images(regions_run *r) {
     char vis[OUTPUT_PATH_LEN + 2 * CFG_PATH_LEN];
     if (r->cfg->regions.vis)
       vis_path(vis, sizeof vis, r, it);
-    if (regions_image(&r->res[i], it->path, r->maps + r->moff[i], r->mh[i], r->mw[i], &p,
-                      r->cfg->regions.vis ? vis : NULL) != 0) {
+    int bad = regions_image(&r->res[i], it->path, r->maps + r->moff[i], r->mh[i], r->mw[i], &p,
+                            r->cfg->regions.vis ? vis : NULL) != 0;
+    if (bad) {
       log_error("category %s: %s", r->category, ancd_error());
       failed++;
     }
+    int hit = -1;
+    if (!bad && it->label == 1 && it->mask[0] && regions_gt_hit(&hit, &r->res[i], it->mask))
+      log_warn("category %s: %s: not measured against the ground truth", r->category, ancd_error());
+    const int32_t *w = r->res[i].window;
+    if (hit == 1 && r->res[i].n_crops == 1 && w[0] <= 0 && w[1] <= 0 && w[2] >= r->res[i].W &&
+        w[3] >= r->res[i].H)
+      hit = 2;
+    r->gt_hit[i] = (int8_t)hit;
     long now;
 #pragma omp atomic capture
     now = ++done;
@@ -300,6 +318,29 @@ static int process_images(regions_run *r) {
   }
   progress_finish(&bar);
   return failed ? ANCD_EXIT_INPUT : 0;
+}
+
+/* The category's count of anomalous images with a mask and of those that a kept crop covers
+ * (group-wide, so the file does not depend on the number of ranks). */
+static void count_gt_hits(regions_run *r) {
+  int own[3] = {0, 0, 0}, all[3];
+  for (int i = 0; i < r->n_own; i++) {
+    own[0] += r->gt_hit[i] >= 0;
+    own[1] += r->gt_hit[i] >= 1;
+    own[2] += r->gt_hit[i] == 2;
+  }
+  CHECK_MPI(MPI_Allreduce(own, all, 3, MPI_INT, MPI_SUM, r->comm));
+  r->defect_images = all[0];
+  r->defect_images_hit = all[1];
+  r->defect_images_whole = all[2];
+}
+
+/* The whole-image crop covers any defect, so those images are named apart. */
+static void log_gt_hits(const char *category, int64_t images, int64_t hit, int64_t whole) {
+  log_info("category %s: kept crops on the ground truth in %lld of %lld defective images (%.1f%%), "
+           "%lld of them by the whole-image crop (no region found)",
+           category, (long long)hit, (long long)images, 100.0 * (double)hit / (double)images,
+           (long long)whole);
 }
 
 /* ---- step 4: regions.h5 ---- */
@@ -387,7 +428,10 @@ static int write_store(regions_run *r, long *n_crops) {
                         .map_hi = r->hi,
                         .search_min = r->search_min,
                         .search_max = r->search_max,
-                        .degenerate = r->degenerate};
+                        .degenerate = r->degenerate,
+                        .defect_images = r->defect_images,
+                        .defect_images_hit = r->defect_images_hit,
+                        .defect_images_whole = r->defect_images_whole};
   int rc = 0;
   if (regions_h5_write(r->dir, &rec, r->comm) != 0) {
     if (r->rank == 0)
@@ -454,6 +498,7 @@ static void run_free(regions_run *r) {
     for (int i = 0; i < r->n_own; i++)
       image_regions_free(&r->res[i]);
   free(r->res);
+  free(r->gt_hit);
   free(r->maps);
   free(r->mh);
   free(r->mw);
@@ -470,6 +515,24 @@ static void log_summary(const regions_run *r, long n_crops, double dt) {
            "(%.2f images/s)",
            r->category, r->n, n_crops, r->n > 0 ? (double)n_crops / r->n : 0.0, r->search_min,
            r->search_max, dt, dt > 0 ? r->n / dt : 0.0);
+  if (r->defect_images > 0)
+    log_gt_hits(r->category, r->defect_images, r->defect_images_hit, r->defect_images_whole);
+}
+
+/* A skipped category still reports where its crops landed, from the file (group rank 0). */
+static void log_gt_hits_from_file(const regions_run *r) {
+  char path[OUTPUT_PATH_LEN + 16];
+  snprintf(path, sizeof path, "%s/%s", r->dir, REGIONS_FILE);
+  h5s_file f;
+  if (r->rank != 0 || regions_h5_open(&f, path) != 0)
+    return;
+  int64_t images = 0, hit = 0, whole = 0;
+  if (h5s_attr_exists(&f, "/", "defect_images") &&
+      h5s_attr_get_i64(&f, "/", "defect_images", &images) == 0 &&
+      h5s_attr_get_i64(&f, "/", "defect_images_hit", &hit) == 0 &&
+      h5s_attr_get_i64(&f, "/", "defect_images_whole", &whole) == 0 && images > 0)
+    log_gt_hits(r->category, images, hit, whole);
+  h5s_close(&f);
 }
 
 /* A category_run_fn: ctx is --export DIR or NULL. */
@@ -491,6 +554,7 @@ static int regions_category(const void *export_dir, const config *c, const char 
   } else if (done) {
     log_info("category %s: skipped (complete: %s/%s, stage key %s)", category, r.dir, REGIONS_FILE,
              r.hash);
+    log_gt_hits_from_file(&r);
   } else {
     double t0 = now_seconds();
     rc = load_items(&r);
@@ -507,6 +571,8 @@ static int regions_category(const void *export_dir, const config *c, const char 
       search_range(&r);
       rc = agree_rc(process_images(&r), r.comm);
     }
+    if (!rc)
+      count_gt_hits(&r);
     long n_crops = 0;
     if (!rc)
       rc = write_store(&r, &n_crops);

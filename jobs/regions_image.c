@@ -36,6 +36,25 @@ void image_regions_free(image_regions *r) {
   memset(r, 0, sizeof *r);
 }
 
+int regions_gt_hit(int *hit, const image_regions *r, const char *mask_path) {
+  image_u8 gt = {0}, sized = {0};
+  *hit = 0;
+  if (image_load(&gt, mask_path, 1) != 0)
+    return -1;
+  const image_u8 *use = &gt;
+  if (gt.w != r->W || gt.h != r->H) {
+    if (image_resize(&sized, &gt, r->W, r->H, RESIZE_NEAREST_CV) < 0) {
+      image_free(&gt);
+      return ancd_error_prefix("%s: ", mask_path);
+    }
+    use = &sized;
+  }
+  *hit = crop_windows_hit(r->window, r->n_crops, use->data, r->H, r->W);
+  image_free(&gt);
+  image_free(&sized);
+  return 0;
+}
+
 /* 2-px white frame of window [x0, x1) x [y0, y1), clipped to the image. */
 static void draw_window(image_u8 *img, const int32_t *win) {
   for (int t = 0; t < 2; t++) {

@@ -36,6 +36,11 @@ int regions_image(image_regions *out, const char *path, const uint8_t *map, int 
                   const regions_params *p, const char *vis_path);
 void image_regions_free(image_regions *r);
 
+/* *hit = 1 when one of r's kept windows covers a pixel >= 128 of the ground-truth mask at
+ * mask_path (resized nearest to the image when its size differs, as detect takes masks), else 0.
+ * Returns 0, or -1 with ancd_error() naming the mask. */
+int regions_gt_hit(int *hit, const image_regions *r, const char *mask_path);
+
 /* §3.5 score of window [x0, x1) x [y0, y1) on the image-size map smap [H, W]: the maximum, with
  * 0 for window pixels outside the image (PIL's crop fills them), / 255 as NumPy 1.x's float64. */
 float regions_window_score(const float *smap, int H, int W, int x0, int y0, int x1, int y1);

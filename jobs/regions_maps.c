@@ -64,6 +64,24 @@ int regions_items_from_maps_h5(regions_item **items, maps_h5_info *info, const c
   return rc;
 }
 
+int regions_items_masks(regions_item *items, int n, const config *c, const char *category) {
+  ds_manifest m = {0};
+  if (ds_scan(&m, &c->dataset, category) != 0)
+    return -1;
+  int found = 0;
+  for (int i = 0; i < n; i++) {
+    items[i].mask[0] = '\0';
+    for (int j = 0; j < m.n; j++)
+      if (m.items[j].split == DS_TEST && !strcmp(m.items[j].path, items[i].path)) {
+        snprintf(items[i].mask, sizeof items[i].mask, "%s", m.items[j].mask);
+        found += m.items[j].mask[0] != '\0';
+        break;
+      }
+  }
+  ds_free(&m);
+  return found;
+}
+
 int regions_read_maps_h5(float *maps, const char *dir, int first, int count, int S) {
   char path[CFG_PATH_LEN + 16];
   if (maps_h5_path(path, sizeof path, dir) < 0)
@@ -225,6 +243,7 @@ int regions_items_import(regions_item **items, int *n, const config *c, const ch
       snprintf(it[i].path, sizeof it[i].path, "%s", v.items[i].path);
       snprintf(it[i].map, sizeof it[i].map, "%s", map[j]);
       snprintf(it[i].type, sizeof it[i].type, "%s", v.items[i].type);
+      snprintf(it[i].mask, sizeof it[i].mask, "%s", v.items[i].mask);
       it[i].label = v.items[i].label;
     }
     *items = it;

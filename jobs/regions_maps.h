@@ -13,7 +13,8 @@ typedef struct {
   char path[CFG_PATH_LEN]; /* the image */
   char map[CFG_PATH_LEN];  /* import: its PNG map; "" with maps.h5 */
   char type[CFG_NAME_LEN];
-  int label; /* 0 normal, 1 anomalous */
+  char mask[CFG_PATH_LEN]; /* its ground-truth mask, "" when none (io/dataset.h) */
+  int label;               /* 0 normal, 1 anomalous */
 } regions_item;
 
 /* What maps.h5 in dir says about itself. */
@@ -24,6 +25,10 @@ typedef struct {
 
 /* The rows of <dir>/maps.h5 (complete): *items (xmalloc'ed, n of them) and info. */
 int regions_items_from_maps_h5(regions_item **items, maps_h5_info *info, const char *dir);
+/* Fills items[i].mask from the dataset's manifest of the category (matched by image path), for
+ * measuring where the crops land; images not in the manifest keep "". Returns how many got a
+ * mask, or -1 when the dataset cannot be scanned. */
+int regions_items_masks(regions_item *items, int n, const config *c, const char *category);
 /* Rows [first, first + count) of /maps [n, S, S] f32. */
 int regions_read_maps_h5(float *maps, const char *dir, int first, int count, int S);
 

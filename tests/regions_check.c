@@ -83,6 +83,19 @@ static void print_attrs(h5s_file *f) {
     else
       PROBLEM("no attribute %s", f_names[i]);
   }
+  /* Where the crops land, present only when the dataset has ground-truth masks. */
+  int64_t gt[3] = {0, 0, 0};
+  const char *gt_names[] = {"defect_images", "defect_images_hit", "defect_images_whole"};
+  if (h5s_attr_exists(f, "/", gt_names[0])) {
+    for (int i = 0; i < 3; i++)
+      if (h5s_attr_get_i64(f, "/", gt_names[i], &gt[i]) == 0)
+        printf("attr %s %" PRId64 "\n", gt_names[i], gt[i]);
+      else
+        PROBLEM("no attribute %s", gt_names[i]);
+    if (gt[0] < 1 || gt[1] < 0 || gt[1] > gt[0] || gt[2] < 0 || gt[2] > gt[1])
+      PROBLEM("defect_images %" PRId64 ", hit %" PRId64 ", whole %" PRId64 " are inconsistent",
+              gt[0], gt[1], gt[2]);
+  }
   if (!h5s_attr_exists(f, "/", "config") || !h5s_attr_exists(f, "/", "stage_key") ||
       !h5s_attr_exists(f, "/", "ancd_version"))
     PROBLEM("config, stage_key or ancd_version attribute missing");

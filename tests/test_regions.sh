@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `ancd regions` end to end on a tiny synthetic category (3 good + 5 types x 3 = 18 test images)
-# after `ancd detect` with a random ViT-Ti at 128 px (blocks 1-2): regions.h5 is complete and consistent
+# after `ancd detect` with a random ViT-Ti at 128 px (blocks 3, 6): regions.h5 is complete and consistent
 # (tests/regions_check.c: every image has >= 1 crop, crops equal the image inside their window,
 # masks 0/255 with their areas, offsets, est + 1 rule), --export writes every crop and mask in
-# AnomalyNCD's layout, a rerun skips, imported PNG maps (detect --export-maps) give the same
+# AnomalyNCD's layout, the kept crops are measured against the ground-truth masks (regions.h5
+# attributes defect_images*), a rerun skips, imported PNG maps (detect --export-maps) give the same
 # thresholds, counts, boxes and pixels as maps.h5, and a missing or extra map, a missing maps.h5
 # or import without maps_root fail naming what is wrong.
 . "$(dirname "$0")/lib.sh"
@@ -16,7 +17,7 @@ export OMP_NUM_THREADS=2
   { echo "FAIL: synth" >&2; exit 1; }
 cat=$(ls "$tmp/data")
 common=(-c "$src/configs/demo.yaml" --set dataset.root="$tmp/data" --set detect.image_size=128
-        --set detect.layers=[1,2] --set detect.r_list=[1,3])
+        --set detect.layers=[3,6] --set detect.r_list=[1,3])
 run() { # run JOB OUT [args...]
   local job=$1 out=$2; shift 2
   "$ancd" "$job" "${common[@]}" -o "$out" "$@"
@@ -32,10 +33,15 @@ contains "$tmp/err" "images/s"
 [ -f "$h5" ] || fail "no regions.h5"
 "$check" "$h5" >"$tmp/check1" 2>"$tmp/check1.err" || fail "regions_check: $(head -5 "$tmp/check1.err")"
 contains "$tmp/check1" "summary images 18 "
+# The synthetic set has masks: where the kept crops land is measured over its 15 defect images.
+contains "$tmp/err" "kept crops on the ground truth in "
+contains "$tmp/err" " of 15 defective images ("
+contains "$tmp/check1" "attr defect_images 15"
 min_crops=$(sed -n 's/.*min_crops \([0-9]*\).*/\1/p' "$tmp/check1")
 [ "${min_crops:-0}" -ge 1 ] || fail "an image has ${min_crops:-no} crops"
 max_crops=$(sed -n 's/.*max_crops \([0-9]*\).*/\1/p' "$tmp/check1")
-# These maps give some image several regions, so the multi-crop path is exercised.
+# These maps give some image several regions, so the multi-crop path is exercised (the clean
+# synthetic maps give few: blocks 1-2 give none).
 [ "${max_crops:-0}" -ge 2 ] || fail "no image has 2 crops or more (max ${max_crops:-none})"
 n_crops=$(sed -n 's/^summary images [0-9]* crops \([0-9]*\).*/\1/p' "$tmp/check1")
 
@@ -56,6 +62,7 @@ cp "$h5" "$tmp/first.h5"
 rm -rf "$tmp/x"
 expect 0 run regions "$tmp/o" --export "$tmp/x" --set regions.vis=true
 contains "$tmp/err" "skipped"
+contains "$tmp/err" " of 15 defective images ("
 lacks "$tmp/err" "regions $cat:"
 cmp -s "$h5" "$tmp/first.h5" || fail "the skipped rerun rewrote regions.h5"
 n_img=$(find "$tmp/x/$cat/images" -name '*_crop*.png' | wc -l)

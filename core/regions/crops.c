@@ -338,3 +338,16 @@ void crop_box_round(int *x0, int *y0, int *x1, int *y1, const crop_box *b) {
   *x1 = (int)rint(b->r);
   *y1 = (int)rint(b->d);
 }
+
+int crop_windows_hit(const int32_t *windows, int n, const uint8_t *gt, int H, int W) {
+  for (int i = 0; i < n; i++) {
+    const int32_t *w = windows + 4 * i;
+    int x0 = w[0] > 0 ? w[0] : 0, x1 = w[2] < W ? w[2] : W; /* the part inside the image */
+    int y0 = w[1] > 0 ? w[1] : 0, y1 = w[3] < H ? w[3] : H;
+    for (int y = y0; y < y1; y++)
+      for (int x = x0; x < x1; x++)
+        if (gt[(size_t)y * W + x] >= 128)
+          return 1;
+  }
+  return 0;
+}

@@ -19,6 +19,12 @@ int crop_boxes(crop_box *out, int max_boxes, const uint8_t *mask, int H, int W, 
 /* The integer window of a box as PIL's crop takes it: each coordinate rounded half to even. */
 void crop_box_round(int *x0, int *y0, int *x1, int *y1, const crop_box *b);
 
+/* 1 when at least one of the n windows (int32 [n, 4]: x0, y0, x1, y1, the half-open window
+ * [x0, x1) x [y0, y1) in the image's own pixels, as crop_box_round gives it; it may reach outside
+ * the image) covers a ground-truth pixel (gt >= 128) of the H x W mask gt, else 0. `ancd regions`
+ * measures with it whether the kept crops land on the defect. */
+int crop_windows_hit(const int32_t *windows, int n, const uint8_t *gt, int H, int W);
+
 /* The steps of crop_boxes, exposed for tests and for dumps against the reference. */
 typedef struct {
   int x, y, w, h; /* cv2.boundingRect: inclusive extents, w = x_max - x_min + 1 */

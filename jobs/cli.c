@@ -151,3 +151,10 @@ int cli_load_config(config_set *cs, const cli_args *a) {
   }
   return 0;
 }
+
+int cli_require_config(const cli_args *a, const char *job, const char *why) {
+  if (a->n_configs > 0 || a->n_sets > 0)
+    return 0;
+  fprintf(stderr, "ancd %s: -c CONFIG is needed (%s)\n", job, why);
+  return ANCD_EXIT_USAGE;
+}

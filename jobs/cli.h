@@ -43,6 +43,10 @@ typedef struct {
 /* Parses argv (argv[0] = job name). Returns 0, or ANCD_EXIT_USAGE after printing the error.
  * On --help prints the job's help and sets a->help. Also sets the log level. */
 int cli_parse(cli_args *a, const cli_job *job, int argc, char **argv);
+
+/* A job that needs a config: 0 when -c or --set gave one, else ANCD_EXIT_USAGE after
+ * "ancd <job>: -c CONFIG is needed (<why>)" on stderr. */
+int cli_require_config(const cli_args *a, const char *job, const char *why);
 void cli_print_help(const cli_job *job);
 
 /* Loads the configs and --set assignments of a, then -o (as output.dir). Returns 0, or

@@ -492,9 +492,7 @@ int job_base(int argc, char **argv) {
   int rc = cli_parse(&a, &job, argc, argv);
   if (rc || a.help)
     return rc;
-  if (a.n_configs == 0 && a.n_sets == 0) {
-    fprintf(stderr, "ancd base: -c CONFIG is needed (its dataset and output)\n");
-    return ANCD_EXIT_USAGE;
-  }
+  if ((rc = cli_require_config(&a, "base", "its dataset and output")) != 0)
+    return rc;
   return job_on_world(&a, &argc, &argv, base_all, export_dir);
 }

@@ -636,9 +636,7 @@ int job_detect(int argc, char **argv) {
   int rc = cli_parse(&a, &job, argc, argv);
   if (rc || a.help)
     return rc;
-  if (a.n_configs == 0 && a.n_sets == 0) {
-    fprintf(stderr, "ancd detect: -c CONFIG is needed (its dataset and backbone)\n");
-    return ANCD_EXIT_USAGE;
-  }
+  if ((rc = cli_require_config(&a, "detect", "its dataset and backbone")) != 0)
+    return rc;
   return job_on_world(&a, &argc, &argv, detect_all, export_dir);
 }

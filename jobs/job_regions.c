@@ -254,8 +254,8 @@ static void search_range(regions_run *r) {
   CHECK_MPI(MPI_Allgatherv(own, r->n_own, MPI_UINT8_T, all, counts, displs, MPI_UINT8_T, r->comm));
   mebin_search_range(&r->search_min, &r->search_max, all, r->n);
   if (r->cfg->regions.search_min >= 0) /* no normal images: a lower bound of the user's (§2.1) */
-    r->search_min = r->cfg->regions.search_min < r->search_max ? r->cfg->regions.search_min
-                                                               : r->search_max;
+    r->search_min =
+        r->cfg->regions.search_min < r->search_max ? r->cfg->regions.search_min : r->search_max;
   r->degenerate = r->search_min == r->search_max;
   if (r->degenerate && r->rank == 0)
     log_warn("category %s: every image's 8-bit map peaks at %d (MEBin's MAX == MIN, where the "
@@ -638,9 +638,7 @@ int job_regions(int argc, char **argv) {
   int rc = cli_parse(&a, &job, argc, argv);
   if (rc || a.help)
     return rc;
-  if (a.n_configs == 0 && a.n_sets == 0) {
-    fprintf(stderr, "ancd regions: -c CONFIG is needed (its dataset and output)\n");
-    return ANCD_EXIT_USAGE;
-  }
+  if ((rc = cli_require_config(&a, "regions", "its dataset and output")) != 0)
+    return rc;
   return job_on_world(&a, &argc, &argv, regions_all, export_dir);
 }

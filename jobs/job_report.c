@@ -114,10 +114,8 @@ int job_report(int argc, char **argv) {
   int rc = cli_parse(&a, &job, argc, argv);
   if (rc || a.help)
     return rc;
-  if (a.n_configs == 0 && a.n_sets == 0) {
-    fprintf(stderr, "ancd report: -c CONFIG is needed (its dataset names the categories)\n");
-    return ANCD_EXIT_USAGE;
-  }
+  if ((rc = cli_require_config(&a, "report", "its dataset names the categories")) != 0)
+    return rc;
   config_set *cs = xmalloc(sizeof *cs);
   rc = cli_load_config(cs, &a);
   if (!rc)

@@ -210,9 +210,7 @@ int job_run(int argc, char **argv) {
   int rc = cli_parse(&a, &job, argc, argv);
   if (rc || a.help)
     return rc;
-  if (a.n_configs == 0 && a.n_sets == 0) {
-    fprintf(stderr, "ancd run: -c CONFIG is needed (its dataset, backbone and output)\n");
-    return ANCD_EXIT_USAGE;
-  }
+  if ((rc = cli_require_config(&a, "run", "its dataset, backbone and output")) != 0)
+    return rc;
   return job_on_world(&a, &argc, &argv, run_all, NULL);
 }

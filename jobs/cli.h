@@ -65,5 +65,7 @@ int job_base(int argc, char **argv);
 int job_train(int argc, char **argv);
 int job_classify(int argc, char **argv);
 int job_run(int argc, char **argv);
+int job_sweep(int argc, char **argv);
+int job_collect(int argc, char **argv);
 
 #endif

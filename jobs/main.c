@@ -20,6 +20,8 @@ static const job_entry jobs[] = {
     {"classify", job_classify, "predict anomaly classes, merge regions, clustering metrics"},
     {"run", job_run, "every stage over every category of a config, resumable"},
     {"report", job_report, "gather per-category results into tables.md / tables.csv"},
+    {"sweep", job_sweep, "expand a sweep file into its points (one Slurm array task each)"},
+    {"collect", job_collect, "gather a sweep's points into sweep.md / sweep.csv, best per metric"},
     {"synth", job_synth, "write the built-in synthetic dataset (MVTec layout)"},
     {"bench", job_bench, "kernel and stage benchmarks against this machine's GEMM peak"},
     {"info", job_info, "backends, devices, MPI world, libraries, dataset summary"},

@@ -8,7 +8,7 @@ contains "$tmp/out" "synth"
 expect 2 "$ancd"
 expect 2 "$ancd" nosuchjob
 contains "$tmp/err" "unknown job 'nosuchjob'"
-for job in detect regions base train classify run report synth bench info config; do
+for job in detect regions base train classify run report sweep collect synth bench info config; do
   "$ancd" "$job" --help >"$tmp/out" 2>&1
   code=$?
   if grep -q "not implemented yet" "$tmp/out"; then

@@ -266,6 +266,11 @@ static int parse_root(const parse_ctx *c, const yaml_node_t *root) {
     yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
     yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
     const char *k = scalar(kn);
+    for (yaml_node_pair_t *q = root->data.mapping.pairs.start; k && q < p; q++) {
+      const char *earlier = scalar(yaml_document_get_node(c->doc, q->key));
+      if (earlier && !strcmp(earlier, k)) /* libyaml keeps both; the last would win silently */
+        return fail_at(s, kn, "%s: given twice", k);
+    }
     if (k && !strcmp(k, "name")) {
       const char *v = scalar(vn);
       if (!v || !*v || strlen(v) >= sizeof s->name || strchr(v, '/'))

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A throw-away one-node Slurm on localhost for the Slurm tests (issue 12): Debian's slurm-wlm
 # (slurmctld, slurmd, 22.05 on Debian 12) and munge, every file of it in one folder, the
 # daemons run as root on free ports so that two test runs or a system Slurm do not collide.

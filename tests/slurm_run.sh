@@ -102,10 +102,14 @@ wait_job "$ref" "$tmp/ref.log" "uninterrupted training" &&
 end=$((SECONDS + 120))
 until grep -q "epoch 1/6" "$tmp/stop.log" 2>/dev/null || [ $SECONDS -ge $end ]; do sleep 0.2; done
 scancel --signal=USR1 --batch "$id" || fail "scancel --signal=USR1 --batch $id"
-# A requeued job may start again only after Slurm's requeue delay (about 2 minutes): start it now.
+# A requeued job may start again only after Slurm's requeue delay (about 2 minutes): start it
+# sooner, once the node has cleaned up (idle) and a second later: slurmd refuses a job whose
+# credential is not newer (in whole seconds) than the one it revoked at the requeue ("Job
+# credential revoked").
 end=$((SECONDS + 60))
-until scontrol show job -o "$id" | grep -q "JobState=PENDING.* Restarts=1\|Restarts=1 .*JobState=PENDING" ||
-  [ $SECONDS -ge $end ]; do sleep 0.5; done
+until [ "$(slurm_state "$id")" = PENDING ] && scontrol show job -o "$id" | grep -q " Restarts=1 " &&
+  [ "$(sinfo -h -o %t)" = idle ] || [ $SECONDS -ge $end ]; do sleep 0.5; done
+sleep 2
 scontrol update JobId="$id" StartTime=now || fail "scontrol update StartTime=now"
 if wait_job "$id" "$tmp/stop.log" "stopped training"; then
   scontrol show job -o "$id" | grep -q "Restarts=1" || fail "job $id was not requeued once"

@@ -11,7 +11,9 @@
 # slurm_wait JOBID SECONDS: waits until the job has ended; its state in $job_state
 #   (COMPLETED, FAILED, ...) and exit code in $job_exit ("0:0"); 1 on timeout.
 # slurm_state JOBID: prints the job's JobState now (PENDING, RUNNING, ...).
-# slurm_launcher: prints "srun --mpi=pmix" where Slurm has the pmix plugin, else "mpirun".
+# slurm_launcher: prints "srun --mpi=pmix" where Slurm has the pmix plugin, else "mpirun". The
+#   plugin of Debian's slurm-wlm-basic-plugins loads libpmix.so, which only libpmix-dev installs
+#   (libopenmpi-dev depends on it); `srun --mpi=list` names pmix only then.
 # No cgroups (proctrack/linuxproc, task/none), no accounting: a finished job stays visible to
 # `scontrol show job` for MinJobAge (600 s here), which is what slurm_wait reads.
 
@@ -113,8 +115,6 @@ slurm_start() {
   [ -n "$hw" ] || hw="CPUs=$(getconf _NPROCESSORS_ONLN)"
   mem=$(awk '/^MemTotal:/ {printf "%d", $2 / 1024 * 0.9}' /proc/meminfo)
   port=$(_slurm_ports) || { _slurm_fail "$d" "no free TCP ports"; return 1; }
-  local mpi=none
-  _slurm_has_pmix && mpi=pmix
   cat >"$d/slurm.conf" <<EOF
 # Written by tests/slurm_lib.sh: one node, no cgroups, no accounting, everything in $d.
 ClusterName=ancdtest
@@ -139,7 +139,9 @@ TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
-MpiDefault=$mpi
+# none, Debian's default: a plain srun cannot start Open MPI ranks, so the scripts' explicit
+# --mpi=pmix (or mpirun) is what the tests check.
+MpiDefault=none
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
@@ -194,12 +196,6 @@ slurm_stop() {
   _slurm_pid_stop "$d/slurmctld.pid" "$d/slurm.conf"
   _slurm_pid_stop "$d/munge/munged.pid" "$d/munge"
   return 0
-}
-
-# The pmix plugin of Debian's slurm-wlm-basic-plugins loads libpmix.so, which only libpmix-dev
-# installs (libopenmpi-dev depends on it); `srun --mpi=list` names pmix only then.
-_slurm_has_pmix() {
-  [ -e /usr/lib/x86_64-linux-gnu/libpmix.so ] || ls /usr/lib/*/libpmix.so >/dev/null 2>&1
 }
 
 slurm_launcher() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # slurm/run.sbatch against a real Slurm (issue 12): a throw-away one-node Slurm on localhost
 # (tests/slurm_lib.sh: Debian's slurm-wlm and munge, installed when missing), then
-#  - the launches: `srun --mpi=pmix` starts 2 ranks of `ancd info`; `mpirun -np 1` in a 2-task
-#    allocation is refused (the world must be SLURM_NTASKS);
+#  - the launches: `srun --mpi=pmix`, slurm/info.sbatch and `mpirun` in an allocation start 2
+#    ranks of `ancd info`; `mpirun -np 1` in a 2-task allocation is refused (the world must be
+#    SLURM_NTASKS);
 #  - run.sbatch with 2 tasks on 2 synthetic categories (srun --mpi=pmix where Slurm has pmix):
 #    COMPLETED, both tables, rank-labelled log;
 #  - an uninterrupted training job (run.sbatch with LAUNCH=mpirun), and the same job stopped by
@@ -70,7 +71,12 @@ cats=$(ls "$tmp/data")
 cat=$(ls "$tmp/data" | tail -n 1)
 tiny="--set detect.image_size=32 --set detect.layers=[1,2] --set detect.r_list=[1] --set train.batch_size=8"
 export ANCD="$ancd" CONFIG="$src/configs/demo.yaml" ROOT="$tmp/data"
-# submit NAME [sbatch options] [VAR=value ...]: run.sbatch with 2 tasks, log $tmp/NAME.log
+# slurm/info.sbatch (2 tasks by default) on the synthetic set.
+id=$(sbatch --parsable --chdir="$tmp" --output="$tmp/info.log" "$src/slurm/info.sbatch") ||
+  fail "sbatch info.sbatch: $id"
+wait_job "$id" "$tmp/info.log" "info.sbatch" 60 && contains "$tmp/info.log" "mpi: *2 ranks"
+
+# submit NAME [VAR=value ...]: run.sbatch with 2 tasks, log $tmp/NAME.log
 submit() {
   local name=$1
   shift

@@ -14,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 
-.PHONY: all deps build asan test test-fast demo format clean
+.PHONY: all deps build asan test test-fast test-slurm demo format clean
 
 all: build
 
@@ -42,8 +42,12 @@ asan: deps $(ASAN_BUILD)/CMakeCache.txt
 
 # Every test of the release build, then the unit and golden tests again under ASan + UBSan.
 test: build asan
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE slurm
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|golden'
+
+# slurm/*.sbatch against a throw-away local Slurm (installs slurm-wlm and munge when missing).
+test-slurm: build
+	cd $(BUILD) && ctest --output-on-failure -L slurm
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|golden'

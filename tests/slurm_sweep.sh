@@ -9,7 +9,8 @@
 #  - the shared stages ran once: exactly one task's log computed detect and regions (into
 #    OUT/shared/<h>), the others skipped them there, every point's run skipped detect and regions,
 #    and its maps.h5 and regions.h5 are hard links of the shared ones;
-#  - collect.sbatch on a 4-point sweep of which only 3 ran: exit 1, point 3 listed as missing.
+#  - collect.sbatch on a 4-point sweep of which only 3 ran: exit 1, point 3 listed as missing;
+#  - an array task sent USR1 while it trains checkpoints, requeues itself and resumes.
 # Exits 77 ("skipped"), with the reason, only where the daemons cannot start.
 #   slurm_sweep.sh
 . "$(dirname "$0")/lib.sh"
@@ -105,7 +106,9 @@ contains "$clog" "every point complete: $out/sweep.md, $out/sweep.csv (exit 0)"
 # The shared stages: computed by one task, skipped by the others and by every point's run.
 computed=0
 for i in 0 1 2; do
-  log=$tmp/ancd-sweep-${arr}_$i.out
+  # without mpirun's labels, which may split a line (LAUNCH=mpirun where srun lacks pmix)
+  log=$tmp/clean_$i.log
+  sed 's/\[[0-9]*,[0-9]*\]<std[a-z]*>://g' "$tmp/ancd-sweep-${arr}_$i.out" >"$log"
   contains "$log" "holding $out/shared/[0-9a-f]*.lock"
   grep -q "test images on 1 rank" "$log" && computed=$((computed + 1))
   for c in $cats; do
@@ -115,7 +118,7 @@ for i in 0 1 2; do
 done
 [ "$computed" = 1 ] || fail "the shared detect ran in $computed tasks' logs, want exactly 1"
 skipped=$(grep -l "skipped (complete: $out/shared/[0-9a-f]*/demo/[a-z]*/maps.h5" \
-  "$tmp"/ancd-sweep-"${arr}"_*.out | wc -l)
+  "$tmp"/clean_*.log | wc -l)
 [ "$skipped" = 2 ] || fail "$skipped tasks found the shared maps complete, want 2"
 shared=$(ls -d "$out"/shared/*/ 2>/dev/null)
 [ "$(wc -l <<<"$shared")" = 1 ] || fail "want one shared folder: $shared"
@@ -147,6 +150,38 @@ if slurm_wait "$id" 60; then
   contains "$tmp/collect4.log" "points missing or failed"
 else
   fail "collect of lr4 still $job_state after 60 s"
+fi
+# Preemption of an array task: USR1 (what --signal=B:USR1@120 sends) while it trains checkpoints,
+# the task requeues itself and its rerun resumes from the checkpoint.
+cat=$(ls "$tmp/data" | tail -n 1)
+printf 'name: one\nconfig: %s\npoints:\n  - {train.lr: 0.0003}\n' "$src/configs/demo.yaml" >"$tmp/one.yaml"
+id=$(SWEEP=$tmp/one.yaml OUT=$tmp/stop EXTRA="$EXTRA --set train.epochs=6 --set dataset.categories=[$cat]" \
+  sbatch --parsable --array=0 --time=10 --chdir="$tmp" "$src/slurm/sweep.sbatch") || fail "sbatch sweep.sbatch: $id"
+task=${id}_0
+log=$tmp/ancd-sweep-${task}.out
+end=$((SECONDS + 90))
+until grep -q "epoch 1/6" "$log" 2>/dev/null || [ $SECONDS -ge $end ]; do sleep 0.2; done
+scancel --signal=USR1 --batch "$task" || fail "scancel --signal=USR1 --batch $task"
+# As in slurm_run.sh: start the requeued task once the node is idle and a second has passed,
+# not after Slurm's requeue delay.
+end=$((SECONDS + 60))
+until [ "$(slurm_state "$task")" = PENDING ] && scontrol show job -o "$task" | grep -q " Restarts=1 " &&
+  [ "$(sinfo -h -o %t)" = idle ] || [ $SECONDS -ge $end ]; do sleep 0.5; done
+sleep 2
+scontrol update JobId="$task" StartTime=now || fail "scontrol update $task StartTime=now"
+if ! slurm_wait "$task" 90; then
+  fail "requeued task $task still $job_state after 90 s"
+  dump "$log"
+elif [ "$job_state/$job_exit" != COMPLETED/0:0 ]; then
+  fail "requeued task $task ended $job_state (exit $job_exit)"
+  dump "$log"
+else
+  contains "$log" "stop requested: checkpoint at epoch"
+  contains "$log" "the step exited with status 75 after SIGUSR1"
+  contains "$log" "training checkpointed; requeueing job $task"
+  contains "$log" "job $task (restart 1)"
+  contains "$log" "resuming at epoch"
+  contains "$log" "trained 6 epochs"
 fi
 echo "slurm_sweep: $((SECONDS - t0)) s"
 finish slurm_sweep

@@ -235,3 +235,24 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   *) echo "usage: bash tests/slurm_lib.sh start|stop DIR" >&2; exit 2 ;;
   esac
 fi
+
+# For a test script: a throw-away Slurm in $sl (a short folder outside the build: munge's socket
+# path has a 108-byte limit), stopped at exit, and by a watchdog should the script be killed
+# (ctest's timeout sends SIGKILL); exits 77 with the reason when the daemons cannot start.
+# Sets sl and t0.
+slurm_test_begin() { # NAME
+  sl=$(mktemp -d /tmp/ancd-slurm.XXXXXX)
+  trap 'slurm_stop "$sl"; rm -rf "$sl"' EXIT
+  trap 'exit 1' INT TERM
+  (
+    trap - EXIT INT TERM
+    while kill -0 $$ 2>/dev/null; do sleep 2; done
+    slurm_stop "$sl"
+    rm -rf "$sl"
+  ) </dev/null >/dev/null 2>&1 &
+  t0=$SECONDS
+  if ! slurm_start "$sl"; then
+    echo "$1: skipped: the local Slurm cannot start: $slurm_reason"
+    exit 77
+  fi
+}

@@ -17,26 +17,7 @@
 . "$(dirname "$0")/slurm_lib.sh"
 export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
-# The daemons' folder is short (munge's socket path has a 108-byte limit) and outside the build.
-sl=$(mktemp -d /tmp/ancd-slurm.XXXXXX)
-cleanup() {
-  slurm_stop "$sl"
-  rm -rf "$sl"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-# A watchdog stops the daemons should this script be killed (ctest's timeout sends SIGKILL).
-(
-  trap - EXIT INT TERM
-  while kill -0 $$ 2>/dev/null; do sleep 2; done
-  slurm_stop "$sl"
-  rm -rf "$sl"
-) </dev/null >/dev/null 2>&1 &
-t0=$SECONDS
-if ! slurm_start "$sl"; then
-  echo "slurm_sweep: skipped: the local Slurm cannot start: $slurm_reason"
-  exit 77
-fi
+slurm_test_begin slurm_sweep # sets sl, stops the daemons at exit; exits 77 when they cannot start
 echo "slurm_sweep: Slurm $(sinfo -V 2>/dev/null | cut -d' ' -f2) up in $((SECONDS - t0)) s;" \
   "launch: $(slurm_launcher)"
 dump() { # the end of a log, and the daemons' logs, on a failure

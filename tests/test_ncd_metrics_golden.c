@@ -91,19 +91,7 @@ static void test_hungarian_brute(void) {
 }
 
 int main(void) {
-  char path[4096];
-  PATHF(path, "%s/tests/golden/ncd_metrics/cases.txt", test_source_dir());
-  FILE *f = fopen(path, "r");
-  CHECK(f != NULL, "cannot open %s", path);
-  int cases = 0;
-  if (f) {
-    char line[256];
-    CHECK(fgets(line, sizeof line, f) && line[0] == '#', "header line");
-    while (read_case(f))
-      cases++;
-    fclose(f);
-  }
-  CHECK(cases == 38, "%d golden cases read, 38 expected", cases);
+  test_golden_cases("tests/golden/ncd_metrics/cases.txt", read_case, 38);
   test_hungarian_brute();
   ncd_eval e;
   ncd_evaluate(&e, NULL, NULL, 0);

@@ -78,19 +78,7 @@ static int read_case(FILE *f) {
 }
 
 int main(void) {
-  char path[4096];
-  PATHF(path, "%s/tests/golden/region_merge/cases.txt", test_source_dir());
-  FILE *f = fopen(path, "r");
-  CHECK(f != NULL, "cannot open %s", path);
-  int cases = 0;
-  if (f) {
-    char line[256];
-    CHECK(fgets(line, sizeof line, f) && line[0] == '#', "header line");
-    while (read_case(f))
-      cases++;
-    fclose(f);
-  }
-  CHECK(cases == 6, "%d golden cases read, 6 expected", cases);
+  test_golden_cases("tests/golden/region_merge/cases.txt", read_case, 6);
 
   /* an image without a crop */
   const float logits[4] = {0.1f, 0.2f, 0.3f, 0.4f};

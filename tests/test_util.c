@@ -37,6 +37,23 @@ const char *test_source_dir(void) {
   return d ? d : ".";
 }
 
+int test_golden_cases(const char *rel_path, int (*read_case)(FILE *f), int want) {
+  char path[4096];
+  PATHF(path, "%s/%s", test_source_dir(), rel_path);
+  FILE *f = fopen(path, "r");
+  CHECK(f != NULL, "cannot open %s", path);
+  int cases = 0;
+  if (f) {
+    char line[256];
+    CHECK(fgets(line, sizeof line, f) && line[0] == '#', "%s: header line", path);
+    while (read_case(f))
+      cases++;
+    fclose(f);
+  }
+  CHECK(cases == want, "%s: %d golden cases read, %d expected", path, cases, want);
+  return cases;
+}
+
 int test_mkdirs(const char *path) {
   char buf[4096];
   snprintf(buf, sizeof buf, "%s", path);

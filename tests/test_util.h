@@ -53,4 +53,9 @@ int test_file_exists(const char *path);
 /* The source tree (ANCD_SOURCE_DIR). */
 const char *test_source_dir(void);
 
+/* A golden file of the source tree (path relative to it): a '#' header line, then cases that
+ * read_case reads one at a time (0 at the end). Checks the file opens, its header and that
+ * `want` cases were read; returns how many were. */
+int test_golden_cases(const char *rel_path, int (*read_case)(FILE *f), int want);
+
 #endif

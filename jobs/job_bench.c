@@ -235,7 +235,7 @@ static int bench_msm(const bench *b, int N, int L, int C, int Q) {
   if (Q <= 0 || Q > N)
     Q = N;
   const int threads = omp_get_max_threads(), k = msm_k(N, 0.3);
-  const size_t img = (size_t)L * C, scratch_floats = (size_t)threads * msm_scratch_floats(L);
+  const size_t img = (size_t)L * C, scratch_floats = (size_t)threads * msm_scratch_floats(L, C);
   double t0 = now_seconds();
   float *Z = random_unit_features(N, L, C, 61);
   log_info("msm: %d images x %d patches x %d dims (%.2f GiB of features) made in %.1f s", N, L, C,
@@ -247,16 +247,19 @@ static int bench_msm(const bench *b, int N, int L, int C, int Q) {
   for (int q = 0; q < Q; q++)
     self[q] = q;
   /* Warm-up: the pair (0, 1) (OpenBLAS buffers, first touch of the scratch). */
-  msm_score_blocks(D, NULL, scratch, Z, Z + img, 1, 1, L, C, N, 0, 1, 0);
+  msm_score_blocks(D, NULL, scratch, (msm_block){Z, 1, 0, 0}, (msm_block){Z + img, 1, 1, 1}, L, C,
+                   N, 0);
 
   const double pairs = (double)Q * (Q - 1) / 2 + (double)Q * (N - Q);
   double best = 1e30, best_score = 0.0;
   for (int r = 0; r < b->repeat; r++) {
     memset(acc, 0, (size_t)Q * L * sizeof *acc);
     double ts = now_seconds();
-    msm_score_blocks(D, NULL, scratch, Z, Z, Q, Q, L, C, N, 0, 0, 1);
+    msm_score_blocks(D, NULL, scratch, (msm_block){Z, Q, 0, 0}, (msm_block){Z, Q, 0, 0}, L, C, N,
+                     1);
     if (Q < N)
-      msm_score_blocks(D, NULL, scratch, Z, Z + (size_t)Q * img, Q, N - Q, L, C, N, 0, Q, 0);
+      msm_score_blocks(D, NULL, scratch, (msm_block){Z, Q, 0, 0},
+                       (msm_block){Z + (size_t)Q * img, N - Q, Q, Q}, L, C, N, 0);
     double tm = now_seconds();
     msm_interval_average(acc, D, self, Q, L, N, k, 1.0);
     double te = now_seconds();

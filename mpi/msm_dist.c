@@ -16,7 +16,7 @@
  *
  * Memory per rank (floats, nmax = the largest n over the ranks): D_own n*L*N, one visiting
  * block nmax*L*C, two pair buffers nmax*L*nmax (own-row and visitor-row results of one step;
- * the first also receives the results sent back), msm_scratch_floats(L) per thread; the caller
+ * the first also receives the results sent back), msm_scratch_floats(L, C) per thread; the caller
  * holds Z_own (n*L*C). At N = 200, L = 1369, C = 1024 on 4 ranks: D_own 55 MB, visiting block
  * 280 MB, pair buffers 2 x 14 MB (and Z_own 280 MB). */
 #include "msm_dist.h"
@@ -133,7 +133,8 @@ int msm_distributed(double *acc, double weight, const float *Z_own, int n_own, i
   float *D_own = xmalloc(((size_t)n_own * L * N + 1) * sizeof *D_own);
   for (size_t i = 0; i < (size_t)n_own * L * N; i++)
     D_own[i] = NAN; /* a column nobody wrote would show in the average, not pass silently */
-  float *scratch = xmalloc(msm_scratch_floats(L) * (size_t)omp_get_max_threads() * sizeof *scratch);
+  float *scratch =
+      xmalloc(msm_scratch_floats(L, C) * (size_t)omp_get_max_threads() * sizeof *scratch);
   float *Z_vis = NULL, *T_own = NULL, *T_vis = NULL;
   if (P > 1) {
     size_t pair = (size_t)nmax * L * nmax + 1;
@@ -146,7 +147,8 @@ int msm_distributed(double *acc, double weight, const float *Z_own, int n_own, i
       4e-6 * ((double)n_own * L * N + (P > 1 ? (double)nmax * row + 2.0 * nmax * L * nmax : 0)));
 
   if (n_own > 1)
-    msm_score_blocks(D_own, D_own, scratch, Z_own, Z_own, n_own, n_own, L, C, N, first, first, 1);
+    msm_score_blocks(D_own, D_own, scratch, (msm_block){Z_own, n_own, first, first},
+                     (msm_block){Z_own, n_own, first, first}, L, C, N, 1);
 
   for (int s = 1; s <= P / 2; s++) {
     int dest = (r + s) % P, src = (r - s + P) % P;
@@ -161,9 +163,11 @@ int msm_distributed(double *acc, double weight, const float *Z_own, int n_own, i
     if (no > 0 && nv > 0) {
       const float *Z_o = Z_own + (size_t)me.o0 * row;
       if (src_first < first) /* the lower images are A, as in the one-block call */
-        msm_score_blocks(T_vis, T_own, scratch, Z_vis, Z_o, nv, no, L, C, width, 0, 0, 0);
+        msm_score_blocks(T_vis, T_own, scratch, (msm_block){Z_vis, nv, src_first + me.v0, 0},
+                         (msm_block){Z_o, no, first + me.o0, 0}, L, C, width, 0);
       else
-        msm_score_blocks(T_own, T_vis, scratch, Z_o, Z_vis, no, nv, L, C, width, 0, 0, 0);
+        msm_score_blocks(T_own, T_vis, scratch, (msm_block){Z_o, no, first + me.o0, 0},
+                         (msm_block){Z_vis, nv, src_first + me.v0, 0}, L, C, width, 0);
       put_block(D_own, me.o0, src_first + me.v0, T_own, no, nv, width, L, N);
       /* Pack the visitor rows to [nv, L, no] in place (each row moves to a lower address). */
       for (size_t t = 0; t < (size_t)nv * L; t++)

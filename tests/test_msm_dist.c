@@ -31,8 +31,9 @@ int main(int argc, char **argv) {
   const int k = 2;
 
   float *D = malloc((size_t)N * L * N * sizeof *D);
-  float *scratch = malloc(msm_scratch_floats(L) * (size_t)omp_get_max_threads() * sizeof *scratch);
-  msm_score_blocks(D, D, scratch, Z, Z, N, N, L, C, N, 0, 0, 1);
+  float *scratch =
+      malloc(msm_scratch_floats(L, C) * (size_t)omp_get_max_threads() * sizeof *scratch);
+  msm_score_blocks(D, D, scratch, (msm_block){Z, N, 0, 0}, (msm_block){Z, N, 0, 0}, L, C, N, 1);
   int self[N];
   for (int i = 0; i < N; i++)
     self[i] = i;

@@ -64,8 +64,8 @@ static float *filled(size_t n, float v) {
   return x;
 }
 
-static float *msm_scratch(int L) {
-  return xmalloc((size_t)omp_get_max_threads() * msm_scratch_floats(L) * sizeof(float));
+static float *msm_scratch(int L, int C) {
+  return xmalloc((size_t)omp_get_max_threads() * msm_scratch_floats(L, C) * sizeof(float));
 }
 
 /* dA[a, p, col0 + j] for images a of [lo, hi) against every image j != a of [0, N), where
@@ -95,26 +95,29 @@ static int check_rows(const float *D, const float *Z, int lo, int hi, int jlo, i
 static void test_msm_blocks(void) {
   const int N = 5, L = 6, C = 4;
   float *Z = random_unit_rows(N * L, C, 11);
-  float *scratch = msm_scratch(L);
+  float *scratch = msm_scratch(L, C);
   const size_t img = (size_t)L * C;
 
   /* One block holding every image: dB NULL means both directions in dA. */
   float *D = filled((size_t)N * L * N, SENTINEL);
-  msm_score_blocks(D, NULL, scratch, Z, Z, N, N, L, C, N, 0, 0, 1);
+  msm_score_blocks(D, NULL, scratch, (msm_block){Z, N, 0, 0}, (msm_block){Z, N, 0, 0}, L, C, N, 1);
   CHECK(check_rows(D, Z, 0, N, 0, N, L, C, N, "same block") == 0, "same block");
 
   /* Cross blocks: images 0..1 against 2..4, both directions. */
   float *dA = filled((size_t)2 * L * N, SENTINEL), *dB = filled((size_t)3 * L * N, SENTINEL);
-  msm_score_blocks(dA, dB, scratch, Z, Z + 2 * img, 2, 3, L, C, N, 0, 2, 0);
+  msm_score_blocks(dA, dB, scratch, (msm_block){Z, 2, 0, 0}, (msm_block){Z + 2 * img, 3, 2, 2}, L,
+                   C, N, 0);
   CHECK(check_rows(dA, Z, 0, 2, 2, 5, L, C, N, "cross dA") == 0, "cross block, A side");
   CHECK(check_rows(dB, Z, 2, 5, 0, 2, L, C, N, "cross dB") == 0, "cross block, B side");
 
   /* Cross with dB NULL: only the A side; then the B side's own block with an offset (a rank
    * owning images 2..4 of 5): together with the cross call this completes rows 2..4. */
   float *dA2 = filled((size_t)2 * L * N, SENTINEL);
-  msm_score_blocks(dA2, NULL, scratch, Z, Z + 2 * img, 2, 3, L, C, N, 0, 2, 0);
+  msm_score_blocks(dA2, NULL, scratch, (msm_block){Z, 2, 0, 0}, (msm_block){Z + 2 * img, 3, 2, 2},
+                   L, C, N, 0);
   CHECK(memcmp(dA2, dA, (size_t)2 * L * N * sizeof *dA) == 0, "dB NULL changes dA");
-  msm_score_blocks(dB, NULL, scratch, Z + 2 * img, Z + 2 * img, 3, 3, L, C, N, 2, 2, 1);
+  msm_score_blocks(dB, NULL, scratch, (msm_block){Z + 2 * img, 3, 2, 2},
+                   (msm_block){Z + 2 * img, 3, 2, 2}, L, C, N, 1);
   CHECK(check_rows(dB, Z, 2, 5, 0, 5, L, C, N, "rows 2..4") == 0, "cross + own block");
   for (int i = 2; i < 5; i++) /* the same values as the single-block call */
     CHECK(memcmp(dB + (size_t)(i - 2) * L * N, D + (size_t)i * L * N, (size_t)L * N * 4) == 0,
@@ -151,13 +154,15 @@ static void test_msm_blocks(void) {
   /* More threads than pairs and more pairs than threads: bit-identical results. */
   const int N2 = 9, L2 = 17, C2 = 24;
   float *Z2 = random_unit_rows(N2 * L2, C2, 12);
-  float *scratch2 = msm_scratch(L2);
+  float *scratch2 = msm_scratch(L2, C2);
   float *D1 = filled((size_t)N2 * L2 * N2, SENTINEL), *D3 = filled((size_t)N2 * L2 * N2, SENTINEL);
   int saved = omp_get_max_threads();
   omp_set_num_threads(1);
-  msm_score_blocks(D1, NULL, scratch2, Z2, Z2, N2, N2, L2, C2, N2, 0, 0, 1);
+  msm_score_blocks(D1, NULL, scratch2, (msm_block){Z2, N2, 0, 0}, (msm_block){Z2, N2, 0, 0}, L2, C2,
+                   N2, 1);
   omp_set_num_threads(saved);
-  msm_score_blocks(D3, NULL, scratch2, Z2, Z2, N2, N2, L2, C2, N2, 0, 0, 1);
+  msm_score_blocks(D3, NULL, scratch2, (msm_block){Z2, N2, 0, 0}, (msm_block){Z2, N2, 0, 0}, L2, C2,
+                   N2, 1);
   CHECK(memcmp(D1, D3, (size_t)N2 * L2 * N2 * sizeof *D1) == 0, "thread count changes MSM");
   CHECK(check_rows(D3, Z2, 0, N2, 0, N2, L2, C2, N2, "9 images") == 0, "9 images");
   /* An image against itself has distance 0 everywhere: identical images give 0, not NaN. */
@@ -165,7 +170,8 @@ static void test_msm_blocks(void) {
   memcpy(Zdup, Z2, (size_t)L2 * C2 * sizeof *Zdup);
   memcpy(Zdup + (size_t)L2 * C2, Z2, (size_t)L2 * C2 * sizeof *Zdup);
   float *Dd = filled((size_t)2 * L2 * 2, SENTINEL);
-  msm_score_blocks(Dd, NULL, scratch2, Zdup, Zdup, 2, 2, L2, C2, 2, 0, 0, 1);
+  msm_score_blocks(Dd, NULL, scratch2, (msm_block){Zdup, 2, 0, 0}, (msm_block){Zdup, 2, 0, 0}, L2,
+                   C2, 2, 1);
   double dmax = 0.0;
   for (int p = 0; p < L2; p++) {
     dmax = fmax(dmax, Dd[(size_t)p * 2 + 1]);

@@ -1,6 +1,7 @@
-/* musc §A.6 MSM on buffers: one L x L dot-product block per image pair gives both directions of
- * the patch-to-image distance (row max and column max); the interval average then takes the k
- * smallest of each patch's N - 1 distances. Also §A.6.3 (map upsampling) and §A.7 (RsCIN). */
+/* musc §A.6 MSM on buffers: one L x L dot-product block per image pair (one sgemm per tile of
+ * pairs) gives both directions of the patch-to-image distance (row max and column max); the
+ * interval average then takes the k smallest of each patch's N - 1 distances. Also §A.6.3 (map
+ * upsampling) and §A.7 (RsCIN). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -17,11 +18,23 @@ int msm_k(int N, double topmin_max) {
   return k < 1 ? 1 : k;
 }
 
-/* The dot-product block and a running column maximum, rounded up to a 64-byte multiple so that
- * every thread's slice starts on its own cache line. */
-size_t msm_scratch_floats(int L) {
-  size_t n = (size_t)L * L + (size_t)L;
-  return (n + 15) / 16 * 16;
+/* Images per side of a tile: one sgemm scores a tile of t x t image pairs, about
+ * MSM_TILE_ROWS x MSM_TILE_ROWS dot products, because one pair's L x L x C product is too small
+ * for the GEMM kernel at small feature sizes (L = 196, C = 192: 0.6 of SGEMM per pair). Large
+ * images (L >= MSM_TILE_ROWS) keep one pair per sgemm. */
+enum { MSM_TILE_ROWS = 1024 };
+static int tile_images(int L) {
+  int t = (MSM_TILE_ROWS + L / 2) / L;
+  return t < 1 ? 1 : t;
+}
+
+/* Per thread: one tile's dot products, the two zero-padded tile inputs and a running column
+ * maximum, each rounded up to a 64-byte multiple so that every piece starts on its own cache
+ * line. */
+static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+size_t msm_scratch_floats(int L, int C) {
+  size_t rows = (size_t)tile_images(L) * L;
+  return round16(rows * rows) + 2 * round16(rows * C) + round16((size_t)L);
 }
 
 /* Euclidean distance of two unit vectors from their dot product, in float as torch.cdist's GEMM
@@ -31,15 +44,15 @@ static inline float unit_distance(float dot) {
   return sqrtf(d2 > 0.0f ? d2 : 0.0f);
 }
 
-/* G [L, L] = Aa . Bb^T, then per row p its max (-> dA row p) and per column q its max (-> dB
- * row q), in one pass over the rows of G with a running column maximum (colmax: L floats). */
-static void score_pair(float *dA_col, float *dB_col, float *G, float *colmax, const float *Aa,
-                       const float *Bb, int L, int C, int ncols) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, C, 1.0f, Aa, C, Bb, C, 0.0f, G, L);
+/* One pair's L x L block G (row stride ldg) of a tile: per row p its max (-> dA row p) and per
+ * column q its max (-> dB row q), in one pass over the rows with a running column maximum
+ * (colmax: L floats). */
+static void pair_max(float *dA_col, float *dB_col, const float *G, long ldg, float *colmax, int L,
+                     int ncols) {
   for (int q = 0; q < L; q++)
     colmax[q] = -INFINITY;
   for (int p = 0; p < L; p++) {
-    const float *g = G + (size_t)p * L;
+    const float *g = G + (size_t)p * ldg;
     float rm = -INFINITY;
 #pragma omp simd reduction(max : rm)
     for (int q = 0; q < L; q++) {
@@ -54,29 +67,71 @@ static void score_pair(float *dA_col, float *dB_col, float *G, float *colmax, co
       dB_col[(size_t)q * ncols] = unit_distance(colmax[q]);
 }
 
-/* musc §A.6.1 step 1 (see musc.h). Pairs are spread over the OpenMP team one at a time (dynamic:
- * the triangle of a same-block call is uneven); each sgemm is single-threaded. */
-void msm_score_blocks(float *dA, float *dB, float *scratch, const float *A, const float *B, int na,
-                      int nb, int L, int C, int ncols, int a0, int b0, int same) {
+/* The images of global tile `tile` that block X holds, [*lo, *hi) in X's own numbering, and the
+ * sgemm input of the tile: X's images themselves when it holds the whole tile, else a copy into
+ * buf at their slots (global index mod t), zeros elsewhere. */
+static const float *tile_input(float *buf, int *lo, int *hi, msm_block X, int tile, int t, int L,
+                               int C) {
+  const size_t img = (size_t)L * C;
+  int g0 = tile * t, g1 = g0 + t;
+  *lo = g0 - X.first > 0 ? g0 - X.first : 0;
+  *hi = g1 - X.first < X.n ? g1 - X.first : X.n;
+  if (*lo == g0 - X.first && *hi == g1 - X.first)
+    return X.Z + (size_t)*lo * img;
+  memset(buf, 0, (size_t)t * img * sizeof *buf);
+  for (int i = *lo; i < *hi; i++)
+    memcpy(buf + (size_t)(X.first + i - g0) * img, X.Z + (size_t)i * img, img * sizeof *buf);
+  return buf;
+}
+
+/* musc §A.6.1 step 1 (see musc.h). Tiles of image pairs are spread over the OpenMP team one at a
+ * time (dynamic: the triangle of a same-block call is uneven); each sgemm is single-threaded and
+ * always t L x t L x C, with each image at the row (column) slot of its global index, so that a
+ * pair's dot products come from the same place of the same product whatever the blocks are: any
+ * sharding over ranks gives identical values. A same-block call skips the tiles below the
+ * diagonal and, inside a diagonal tile, the pairs b <= a. */
+void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_block B, int L, int C,
+                      int ncols, int same) {
   (void)ops_cpu(); /* OpenBLAS single-threaded: the OpenMP team owns the cores */
-  if (same && (na != nb || a0 != b0 || A != B))
-    ANCD_FATAL("msm_score_blocks: same = 1 needs A == B, na == nb and a0 == b0");
+  if (same && (A.n != B.n || A.first != B.first || A.col != B.col || A.Z != B.Z))
+    ANCD_FATAL("msm_score_blocks: same = 1 needs the same block twice");
+  if (A.n < 1 || B.n < 1)
+    return;
   if (same && !dB)
     dB = dA; /* one block: both directions land in the same matrix */
-  const size_t per_thread = msm_scratch_floats(L);
-  const size_t img = (size_t)L * C, row = (size_t)L * ncols;
+  const size_t per_thread = msm_scratch_floats(L, C);
+  const size_t row = (size_t)L * ncols;
+  const int t = tile_images(L), tL = t * L;
+  const int ta0 = A.first / t, nta = (A.first + A.n - 1) / t - ta0 + 1;
+  const int tb0 = B.first / t, ntb = (B.first + B.n - 1) / t - tb0 + 1;
 #pragma omp parallel
   {
     float *G = scratch + (size_t)omp_get_thread_num() * per_thread;
-    float *colmax = G + (size_t)L * L;
+    float *bufA = G + round16((size_t)tL * tL), *bufB = bufA + round16((size_t)tL * C);
+    float *colmax = bufB + round16((size_t)tL * C);
 #pragma omp for collapse(2) schedule(dynamic, 1)
-    for (int a = 0; a < na; a++)
-      for (int b = 0; b < nb; b++) {
-        if (same && b <= a)
+    for (int ia = 0; ia < nta; ia++)
+      for (int ib = 0; ib < ntb; ib++) {
+        if (same && ib < ia)
           continue;
-        float *dA_col = dA + a * row + (size_t)(b0 + b);
-        float *dB_col = dB ? dB + b * row + (size_t)(a0 + a) : NULL;
-        score_pair(dA_col, dB_col, G, colmax, A + a * img, B + b * img, L, C, ncols);
+        int a_lo, a_hi, b_lo, b_hi;
+        const float *At = tile_input(bufA, &a_lo, &a_hi, A, ta0 + ia, t, L, C), *Bt = At;
+        if (same && ia == ib)
+          b_lo = a_lo, b_hi = a_hi;
+        else
+          Bt = tile_input(bufB, &b_lo, &b_hi, B, tb0 + ib, t, L, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tL, tL, C, 1.0f, At, C, Bt, C, 0.0f, G,
+                    tL);
+        for (int a = a_lo; a < a_hi; a++)
+          for (int b = b_lo; b < b_hi; b++) {
+            if (same && b <= a)
+              continue;
+            const int sa = (A.first + a) % t, sb = (B.first + b) % t;
+            float *dA_col = dA + a * row + (size_t)(B.col + b);
+            float *dB_col = dB ? dB + b * row + (size_t)(A.col + a) : NULL;
+            pair_max(dA_col, dB_col, G + (size_t)sa * L * tL + (size_t)sb * L, tL, colmax, L,
+                     ncols);
+          }
       }
   }
 }

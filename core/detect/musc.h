@@ -19,21 +19,29 @@ size_t lnamd_scratch_floats(int h, int w, int C);
  * reference gives K = 0 and NaN maps for N <= 4; the caller logs that ancd uses 1). N >= 2. */
 int msm_k(int N, double topmin_max);
 
+/* A block of images for msm_score_blocks: Z [n, L, C] unit rows; first is the index of its image
+ * 0 in the whole set (tiles follow it), col the output column of its image 0. */
+typedef struct {
+  const float *Z;
+  int n, first, col;
+} msm_block;
+
 /* §A.6.1 step 1 for every pair (a of block A, b of block B), one L x L dot-product block per
  * pair giving both directions (the distance matrix of the reference is never materialised):
- *   dA[a, p, b0 + b] = min_q |A[a,p] - B[b,q]| = sqrt(max(2 - 2 max_q <A[a,p], B[b,q]>, 0))
- *   dB[b, q, a0 + a] = min_p |A[a,p] - B[b,q]|          (skipped when dB is NULL)
- * A [na, L, C], B [nb, L, C] unit rows; dA [na, L, ncols], dB [nb, L, ncols] (ncols >= every
- * column written). same = 1 when A and B are the same block (then a0 == b0, dA == dB allowed):
- * each pair a < b is scored once and the diagonal a == b is not written; dB NULL then means dB =
- * dA. In a cross-block call dA and dB must not overlap. Threads: OpenMP over pairs, each sgemm
- * single-threaded (it calls ops_cpu(), which sets OpenBLAS to one thread); call it from outside
- * any parallel region. scratch: msm_scratch_floats(L) floats per OpenMP thread
- * (omp_get_max_threads()); thread t uses slice t. Deterministic: every value is one sgemm entry,
- * whatever the thread count. */
-void msm_score_blocks(float *dA, float *dB, float *scratch, const float *A, const float *B, int na,
-                      int nb, int L, int C, int ncols, int a0, int b0, int same);
-size_t msm_scratch_floats(int L);
+ *   dA[a, p, B.col + b] = min_q |A[a,p] - B[b,q]| = sqrt(max(2 - 2 max_q <A[a,p], B[b,q]>, 0))
+ *   dB[b, q, A.col + a] = min_p |A[a,p] - B[b,q]|          (skipped when dB is NULL)
+ * dA [A.n, L, ncols], dB [B.n, L, ncols] (ncols >= every column written). same = 1 when A and B
+ * are the same block (dA == dB allowed): each pair a < b is scored once and the diagonal a == b
+ * is not written; dB NULL then means dB = dA. In a cross-block call dA and dB must not overlap.
+ * One sgemm scores a tile of t x t pairs (t L about 1024; t = 1 when L >= 1024), tiles laid on
+ * the global indices (first), so a pair's values do not depend on how the set is cut into blocks.
+ * Threads: OpenMP over tiles, each sgemm single-threaded (it calls ops_cpu(), which sets
+ * OpenBLAS to one thread); call it from outside any parallel region. scratch:
+ * msm_scratch_floats(L, C) floats per OpenMP thread (omp_get_max_threads()); thread t uses slice
+ * t. Deterministic: every value is one sgemm entry, whatever the thread count or blocks. */
+void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_block B, int L, int C,
+                      int ncols, int same);
+size_t msm_scratch_floats(int L, int C);
 
 /* §A.6.1 step 2: out[i, p] += weight * mean of the k smallest of D[i, p, :] over the columns
  * j != self_col[i] (ncols - 1 values; 1 <= k <= ncols - 1). Partial selection on a copy; the

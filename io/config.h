@@ -53,6 +53,9 @@ typedef struct {
   cfg_ints layers; /* 1-based block numbers */
   cfg_ints r_list;
   double topmin_min, topmin_max;
+  char reference[16];       /* none | train: normal train images join the scoring pool */
+  char reference_score[16]; /* nearest | pool | mean: how a test patch uses the references */
+  int keep_features;        /* store the pool's LNAMD features in features.h5 (ancd predict) */
   int divide_num;
   cfg_ints rscin_windows;
   int batch_size;

@@ -61,6 +61,17 @@ const cfg_key cfg_schema[] = {
      .help = "MSM interval average: lower bound of the fraction of smallest scores"},
     {"detect.topmin_max", CFG_FLOAT, FIELD(detect.topmin_max), RANGE(0, 1), .def = "0.3",
      .help = "MSM interval average: upper bound of the fraction of smallest scores"},
+    {"detect.reference", CFG_ENUM, FIELD(detect.reference), .allowed = "none|train",
+     .def = "none",
+     .help = "none: zero-shot (MuSc); train: the category's normal training images join the "
+             "mutual scoring as references (scored against, never scored)"},
+    {"detect.reference_score", CFG_ENUM, FIELD(detect.reference_score),
+     .allowed = "nearest|pool|mean", .def = "nearest",
+     .help = "with references, a test patch's score: nearest: distance to the nearest reference "
+             "image; pool: the interval average over test and reference images; mean: of both"},
+    {"detect.keep_features", CFG_BOOL, FIELD(detect.keep_features), .def = "false",
+     .help = "also store the scoring pool's features in features.h5, which `ancd predict` "
+             "scores new images against"},
     {"detect.divide_num", CFG_INT, FIELD(detect.divide_num), RANGE(1, 1024), .def = "1",
      .help = "number of disjoint subsets scored separately (musc §A.6.5)"},
     {"detect.rscin_windows", CFG_INTS, FIELD(detect.rscin_windows), RANGE(1, 1000),

@@ -290,7 +290,7 @@ static int score_subset(detect_run *r, const int *subset, int s, float *Z, float
       for (int j = 0; j < n_s; j++) /* musc §A.5 per image, then §A.6 over the group */
         lnamd(Z + (size_t)j * lc, scratch, r->taps[l] + (size_t)own[j] * tc, 1, r->T, r->has_cls,
               r->h, r->h, r->C, c->detect.r_list.v[ri]);
-      if (msm_distributed(acc, weight, Z, n_s, first_s, N_s, r->L, r->C, K, r->comm) != 0) {
+      if (msm_distributed(acc, weight, Z, n_s, first_s, N_s, r->L, r->C, K, NULL, r->comm) != 0) {
         if (r->rank == 0)
           log_error("category %s: %s", r->category, ancd_error());
         rc = ANCD_EXIT_INPUT;

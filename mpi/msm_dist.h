@@ -8,11 +8,27 @@
 
 #include <mpi.h>
 
+/* Reference images (detect.reference: train; issue 13): normal images that test patches are
+ * scored against and that are never scored themselves. How a test patch uses them:
+ *   NEAREST  the distance to the nearest reference image (min over the references); the test
+ *            images are not compared with each other at all;
+ *   POOL     the interval average over the N - 1 other test images and the N_r references;
+ *   MEAN     the mean of the two. */
+typedef enum { MSM_REF_NEAREST, MSM_REF_POOL, MSM_REF_MEAN } msm_ref_rule;
+typedef struct {
+  const float *R_own; /* [nr_own, L, C] unit rows: references [r_first, r_first + nr_own) */
+  int nr_own, r_first, N_r;
+  msm_ref_rule rule;
+} msm_refs;
+
 /* One (layer, r) pair. Z_own [n_own, L, C] unit rows of this rank's images, which are the
  * images [first, first + n_own) of the N in the set, ranks in order (first = exclusive prefix
- * sum of n_own; the caller passes it). acc [n_own, L] += weight * interval average with k.
- * Collective over comm. Returns 0, or -1 with ancd_error() set on every rank. */
+ * sum of n_own; the caller passes it). acc [n_own, L] += weight * the patch score: the interval
+ * average of the k smallest distances to the other images (zero-shot, refs NULL), or the rule of
+ * refs, whose blocks travel the ring like the test images' (k then counts over the N - 1 + N_r
+ * columns of POOL and MEAN; NEAREST ignores it). Collective over comm; any rank count gives the
+ * same values. Returns 0, or -1 with ancd_error() set on every rank. */
 int msm_distributed(double *acc, double weight, const float *Z_own, int n_own, int first, int N,
-                    int L, int C, int k, MPI_Comm comm);
+                    int L, int C, int k, const msm_refs *refs, MPI_Comm comm);
 
 #endif

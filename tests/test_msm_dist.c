@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
   double acc[N * L];
   for (int i = 0; i < N * L; i++)
     acc[i] = 1.0;
-  CHECK(msm_distributed(acc, 0.5, Z, N, 0, N, L, C, k, MPI_COMM_SELF) == 0, "%s", ancd_error());
+  CHECK(msm_distributed(acc, 0.5, Z, N, 0, N, L, C, k, NULL, MPI_COMM_SELF) == 0, "%s", ancd_error());
   int differ = 0;
   for (int i = 0; i < N * L; i++)
     differ += acc[i] != 1.0 + direct[i];
@@ -53,16 +53,16 @@ int main(int argc, char **argv) {
 
   /* Errors on one rank, acc untouched. */
   double before = acc[0];
-  CHECK(msm_distributed(acc, 1.0, Z, 1, 0, 1, L, C, 1, MPI_COMM_SELF) < 0 &&
+  CHECK(msm_distributed(acc, 1.0, Z, 1, 0, 1, L, C, 1, NULL, MPI_COMM_SELF) < 0 &&
             strstr(ancd_error(), "fewer than 2 images"),
         "N = 1: %s", ancd_error());
-  CHECK(msm_distributed(acc, 1.0, Z, N, 0, N, L, C, N, MPI_COMM_SELF) < 0 &&
+  CHECK(msm_distributed(acc, 1.0, Z, N, 0, N, L, C, N, NULL, MPI_COMM_SELF) < 0 &&
             strstr(ancd_error(), "k = 6 is outside [1, 5]"),
         "k = N: %s", ancd_error());
-  CHECK(msm_distributed(acc, 1.0, Z, N - 1, 0, N, L, C, 1, MPI_COMM_SELF) < 0 &&
+  CHECK(msm_distributed(acc, 1.0, Z, N - 1, 0, N, L, C, 1, NULL, MPI_COMM_SELF) < 0 &&
             strstr(ancd_error(), "hold 5 images in all but N = 6"),
         "shard: %s", ancd_error());
-  CHECK(msm_distributed(acc, 1.0, Z, N, 1, N, L, C, 1, MPI_COMM_SELF) < 0 &&
+  CHECK(msm_distributed(acc, 1.0, Z, N, 1, N, L, C, 1, NULL, MPI_COMM_SELF) < 0 &&
             strstr(ancd_error(), "rank 0 holds 6 images from image 1"),
         "first: %s", ancd_error());
   CHECK(acc[0] == before, "a failed call changed acc");

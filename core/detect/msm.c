@@ -203,6 +203,21 @@ void msm_interval_average(double *out, const float *D, const int *self_col, int 
   }
 }
 
+/* The nearest of the columns [c0, c1): musc.h. */
+void msm_nearest(double *out, const float *D, int n, int L, int ncols, int c0, int c1,
+                 double weight) {
+  if (c0 < 0 || c1 > ncols || c0 >= c1)
+    ANCD_FATAL("msm_nearest: columns [%d, %d) outside [0, %d)", c0, c1, ncols);
+#pragma omp parallel for schedule(static)
+  for (long row = 0; row < (long)n * L; row++) {
+    const float *d = D + (size_t)row * ncols;
+    float m = d[c0];
+    for (int j = c0 + 1; j < c1; j++)
+      m = d[j] < m ? d[j] : m;
+    out[row] += weight * (double)m;
+  }
+}
+
 /* musc §A.6.3: PyTorch's upsample_bilinear2d with align_corners=True in double: source index
  * dst * (in - 1) / (out - 1) (0 when out or in is 1), lower tap floor, upper tap clamped. */
 double upsample_bilinear_ac(float *out, const double *grid, int h, int w, int S) {

@@ -51,6 +51,11 @@ size_t msm_scratch_floats(int L, int C);
 void msm_interval_average(double *out, const float *D, const int *self_col, int n, int L, int ncols,
                           int k, double weight);
 
+/* Nearest reference (issue 13, detect.reference_score): out[i, p] += weight * the least of
+ * D[i, p, c0 .. c1) (rows of ncols). OpenMP over rows; call it from outside any parallel region. */
+void msm_nearest(double *out, const float *D, int n, int L, int ncols, int c0, int c1,
+                 double weight);
+
 /* §A.6.3: bilinear, align_corners=True upsampling of a h x w grid to S x S: source coordinate
  * u (h-1)/(S-1), computed in double as PyTorch does for a float64 map; out [S, S] rounded to
  * float. Returns the maximum of the double values (the image score). */

@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
     struct timespec c0, c1;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     double t0 = MPI_Wtime();
-    if (msm_distributed(acc, 1.0, Z, n_own, (int)begin, N, L, C, k, MPI_COMM_WORLD) < 0)
+    if (msm_distributed(acc, 1.0, Z, n_own, (int)begin, N, L, C, k, NULL, MPI_COMM_WORLD) < 0)
       ANCD_FATAL("%s", ancd_error());
     double t = MPI_Wtime() - t0, slowest = 0;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);

@@ -14,6 +14,7 @@
 static const char *const OUTSIDE[] = {"dataset.name",
                                       "dataset.categories",
                                       "detect.vis",
+                                      "detect.keep_features",
                                       "regions.vis",
                                       "classify.gallery_size",
                                       "parallel",

@@ -162,3 +162,8 @@ int detect_backbone_load(detect_backbone *b, const config *c, int max_batch) {
   b->E = b->desc.family == VIT_CLIP ? b->desc.embed_dim : b->desc.dim;
   return 0;
 }
+
+msm_ref_rule detect_reference_rule(const config *c) {
+  const char *v = c->detect.reference_score;
+  return !strcmp(v, "pool") ? MSM_REF_POOL : !strcmp(v, "mean") ? MSM_REF_MEAN : MSM_REF_NEAREST;
+}

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "dataset.h"
 #include "image.h"
+#include "musc.h"
 #include "vit.h"
 #include "vit_load.h"
 
@@ -47,6 +48,9 @@ int detect_load_image(float *chw, uint8_t *rgb_out, const char *path, int S, res
  * A mask of another size than its image is first resized to the image size with nearest
  * (OpenCV INTER_NEAREST) and logged. */
 int detect_load_mask(uint8_t *out, const ds_item *it, int S, int visa_rule);
+
+/* detect.reference_score as the MSM rule (issue 13). */
+msm_ref_rule detect_reference_rule(const config *c);
 
 /* musc §A.6.5: group[i] = the group of item i by the parent folder of its path (the defect type
  * in MVTec/BTAD, Anomaly/Normal in VisA), numbered in first-appearance order. */

@@ -50,10 +50,15 @@ typedef struct {
   int n, has_masks;
   int first, n_own; /* this rank's images [first, first + n_own) */
   int *counts, *displs;
+  /* detect.reference: train (issue 13): the normal train images, scored against, never scored. */
+  ds_item *refs;      /* [n_ref] on every rank */
+  int n_ref;          /* 0 when zero-shot */
+  int r_first, r_own; /* this rank's references [r_first, r_first + r_own) */
 
   detect_backbone bb;
   int S, h, L, T, C, E, has_cls, n_layers;
   float **taps;                  /* [n_layers][n_own, T, C] */
+  float **ref_taps;              /* [n_layers][r_own, T, C] */
   float *embed;                  /* [n_own, E] */
   uint8_t *rgb;                  /* [n_own, S, S, 3] when heat maps are drawn */
   double *acc;                   /* [n_own, L] MSM patch scores */
@@ -95,6 +100,36 @@ static int all_finite_f(const float *x, size_t n) {
 
 /* ---- step 2: the test images of the category, scanned and validated on group rank 0 ---- */
 
+/* detect.reference: train (group rank 0): the category's normal train images of the validated
+ * manifest, into r->refs. A category without any is an error naming it. */
+static int take_references(detect_run *r, const ds_manifest *m) {
+  r->refs = xmalloc(((size_t)m->n + 1) * sizeof *r->refs);
+  r->n_ref = 0;
+  for (int i = 0; i < m->n; i++)
+    if (m->items[i].split == DS_TRAIN && m->items[i].label == 0)
+      r->refs[r->n_ref++] = m->items[i];
+  if (r->n_ref > 0)
+    return 0;
+  log_error("category %s: detect.reference: train, but the category has no normal training "
+            "images (%s layout under %s); use detect.reference: none",
+            r->category, r->cfg->dataset.layout, r->cfg->dataset.root);
+  return ANCD_EXIT_INPUT;
+}
+
+/* The references from group rank 0 to every rank. */
+static void share_references(detect_run *r) {
+  CHECK_MPI(MPI_Bcast(&r->n_ref, 1, MPI_INT, 0, r->comm));
+  if (r->n_ref == 0)
+    return;
+  if (r->rank != 0)
+    r->refs = xmalloc((size_t)r->n_ref * sizeof *r->refs);
+  MPI_Datatype item;
+  CHECK_MPI(MPI_Type_contiguous((int)sizeof(ds_item), MPI_BYTE, &item));
+  CHECK_MPI(MPI_Type_commit(&item));
+  CHECK_MPI(MPI_Bcast(r->refs, r->n_ref, item, 0, r->comm));
+  CHECK_MPI(MPI_Type_free(&item));
+}
+
 static int load_items(detect_run *r) {
   int rc = 0;
   ds_manifest m = {0};
@@ -104,9 +139,12 @@ static int load_items(detect_run *r) {
       log_error("%s", ancd_error());
       rc = ANCD_EXIT_INPUT;
     } else {
-      int kept = 0; /* detect reads the test split only: validate just those */
+      /* detect reads the test split (and the normal train images as references): validate
+       * just those */
+      const int with_refs = !strcmp(r->cfg->detect.reference, "train");
+      int kept = 0;
       for (int i = 0; i < m.n; i++)
-        if (m.items[i].split == DS_TEST)
+        if (m.items[i].split == DS_TEST || (with_refs && m.items[i].label == 0))
           m.items[kept++] = m.items[i];
       m.n = kept;
       if (ds_validate_ex(&m, &rep, r->cfg->io.max_bad_fraction, 1) != 0) {
@@ -114,6 +152,13 @@ static int load_items(detect_run *r) {
         rc = ANCD_EXIT_INPUT;
       }
       ds_report_free(&rep);
+      if (!rc && with_refs)
+        rc = take_references(r, &m);
+      kept = 0;
+      for (int i = 0; i < m.n; i++)
+        if (m.items[i].split == DS_TEST)
+          m.items[kept++] = m.items[i];
+      m.n = kept;
     }
   }
   rc = agree_rc(rc, r->comm);
@@ -121,6 +166,7 @@ static int load_items(detect_run *r) {
     ds_free(&m);
     return rc;
   }
+  share_references(r);
   int head[2] = {m.n, m.has_masks};
   CHECK_MPI(MPI_Bcast(head, 2, MPI_INT, 0, r->comm));
   r->n = head[0];
@@ -156,6 +202,15 @@ static int load_items(detect_run *r) {
   partition_counts(r->counts, r->displs, r->n, r->size, r->cfg->detect.batch_size);
   r->first = r->displs[r->rank];
   r->n_own = r->counts[r->rank];
+  if (r->n_ref > 0) { /* the references shard the same way */
+    int *rc_counts = xmalloc((size_t)r->size * sizeof *rc_counts),
+        *rc_displs = xmalloc((size_t)r->size * sizeof *rc_displs);
+    partition_counts(rc_counts, rc_displs, r->n_ref, r->size, r->cfg->detect.batch_size);
+    r->r_first = rc_displs[r->rank];
+    r->r_own = rc_counts[r->rank];
+    free(rc_counts);
+    free(rc_displs);
+  }
   return 0;
 }
 
@@ -180,16 +235,17 @@ static int load_backbone(detect_run *r) {
 
 /* ---- step 4: features of this rank's images ---- */
 
-/* Decodes and preprocesses images [i0, i0 + B) of the shard into batch [B, 3, S, S]. */
-static int load_batch(detect_run *r, float *batch, int i0, int B) {
+/* Decodes and preprocesses images [i0, i0 + B) of a shard (items, rgb: its first image) into
+ * batch [B, 3, S, S]. */
+static int load_batch(const detect_run *r, float *batch, uint8_t *rgb, const ds_item *items, int i0,
+                      int B) {
   const size_t px = (size_t)r->S * r->S;
   int failed = 0;
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : failed)
   for (int b = 0; b < B; b++) {
     int k = i0 + b;
-    uint8_t *rgb = r->rgb ? r->rgb + (size_t)k * px * 3 : NULL;
-    if (detect_load_image(batch + (size_t)b * 3 * px, rgb, r->items[r->first + k].path, r->S,
-                          r->bb.resize, r->bb.mean, r->bb.std) != 0) {
+    if (detect_load_image(batch + (size_t)b * 3 * px, rgb ? rgb + (size_t)k * px * 3 : NULL,
+                          items[k].path, r->S, r->bb.resize, r->bb.mean, r->bb.std) != 0) {
       log_error("category %s: %s", r->category, ancd_error());
       failed++;
     }
@@ -197,51 +253,48 @@ static int load_batch(detect_run *r, float *batch, int i0, int B) {
   return failed ? ANCD_EXIT_INPUT : 0;
 }
 
-/* NaN/Inf in the taps or the embedding of image k of the shard: an error naming the image. */
-static int check_features(const detect_run *r, int k) {
+/* NaN/Inf in the taps or the embedding of image k of a shard: an error naming the image. */
+static int check_features(const detect_run *r, float **taps, const float *embed,
+                          const ds_item *items, int k) {
   const size_t tc = (size_t)r->T * r->C;
   for (int l = 0; l < r->n_layers; l++)
-    if (!all_finite_f(r->taps[l] + (size_t)k * tc, tc)) {
+    if (!all_finite_f(taps[l] + (size_t)k * tc, tc)) {
       log_error("category %s: %s: NaN or Inf in the features of block %d", r->category,
-                r->items[r->first + k].path, r->cfg->detect.layers.v[l]);
+                items[k].path, r->cfg->detect.layers.v[l]);
       return ANCD_EXIT_INPUT;
     }
-  if (!all_finite_f(r->embed + (size_t)k * r->E, (size_t)r->E)) {
-    log_error("category %s: %s: NaN or Inf in the image embedding", r->category,
-              r->items[r->first + k].path);
+  if (!all_finite_f(embed + (size_t)k * r->E, (size_t)r->E)) {
+    log_error("category %s: %s: NaN or Inf in the image embedding", r->category, items[k].path);
     return ANCD_EXIT_INPUT;
   }
   return 0;
 }
 
-static int extract_features(detect_run *r) {
-  const int n_own = r->n_own, B = r->cfg->detect.batch_size;
+/* The ViT taps [n_layers][n, T, C] and embeddings [n, E] of a shard's n images (items), and
+ * their RGB pixels when rgb is not NULL. */
+static int extract_shard(const detect_run *r, float **taps, float *embed, uint8_t *rgb,
+                         const ds_item *items, int n, const char *what) {
+  const int B = r->cfg->detect.batch_size;
   const size_t px = (size_t)r->S * r->S, tc = (size_t)r->T * r->C;
-  r->taps = xcalloc((size_t)r->n_layers, sizeof *r->taps);
-  for (int l = 0; l < r->n_layers; l++)
-    r->taps[l] = xmalloc(((size_t)n_own * tc + 1) * sizeof(float));
-  r->embed = xmalloc(((size_t)n_own * r->E + 1) * sizeof(float));
-  if (strcmp(r->cfg->detect.vis, "none"))
-    r->rgb = xmalloc((size_t)n_own * px * 3 + 1);
-  float *batch = xmalloc(((size_t)(B < n_own ? B : n_own) * 3 * px + 1) * sizeof(float));
+  float *batch = xmalloc(((size_t)(B < n ? B : n) * 3 * px + 1) * sizeof(float));
   float **tap_out = xmalloc((size_t)r->n_layers * sizeof *tap_out);
   char label[96];
-  snprintf(label, sizeof label, "extract %.60s", r->category);
+  snprintf(label, sizeof label, "%s %.60s", what, r->category);
   progress p;
-  progress_start(&p, label, n_own);
+  progress_start(&p, label, n);
   int rc = 0;
-  for (int i0 = 0; i0 < n_own && !rc; i0 += B) {
-    int nb = n_own - i0 < B ? n_own - i0 : B;
-    rc = load_batch(r, batch, i0, nb);
+  for (int i0 = 0; i0 < n && !rc; i0 += B) {
+    int nb = n - i0 < B ? n - i0 : B;
+    rc = load_batch(r, batch, rgb, items, i0, nb);
     for (int l = 0; l < r->n_layers; l++)
-      tap_out[l] = r->taps[l] + (size_t)i0 * tc;
+      tap_out[l] = taps[l] + (size_t)i0 * tc;
     if (!rc && vit_forward(r->bb.model, batch, nb, r->cfg->detect.layers.v, r->n_layers, tap_out,
-                           r->embed + (size_t)i0 * r->E, NULL) != 0) {
+                           embed + (size_t)i0 * r->E, NULL) != 0) {
       log_error("category %s: %s", r->category, ancd_error());
       rc = ANCD_EXIT_INPUT;
     }
     for (int k = i0; k < i0 + nb && !rc; k++)
-      rc = check_features(r, k);
+      rc = check_features(r, taps, embed, items, k);
     progress_update(&p, i0 + nb);
   }
   progress_finish(&p);
@@ -250,11 +303,41 @@ static int extract_features(detect_run *r) {
   return rc;
 }
 
+static float **alloc_taps(const detect_run *r, int n) {
+  float **taps = xcalloc((size_t)r->n_layers, sizeof *taps);
+  for (int l = 0; l < r->n_layers; l++)
+    taps[l] = xmalloc(((size_t)n * r->T * r->C + 1) * sizeof(float));
+  return taps;
+}
+
+static void free_taps(const detect_run *r, float **taps) {
+  if (taps)
+    for (int l = 0; l < r->n_layers; l++)
+      free(taps[l]);
+  free(taps);
+}
+
+/* This rank's test images, then its references (their embeddings are not used). */
+static int extract_features(detect_run *r) {
+  r->taps = alloc_taps(r, r->n_own);
+  r->embed = xmalloc(((size_t)r->n_own * r->E + 1) * sizeof(float));
+  if (strcmp(r->cfg->detect.vis, "none"))
+    r->rgb = xmalloc((size_t)r->n_own * r->S * r->S * 3 + 1);
+  int rc = extract_shard(r, r->taps, r->embed, r->rgb, r->items + r->first, r->n_own, "extract");
+  if (!rc && r->n_ref > 0) {
+    r->ref_taps = alloc_taps(r, r->r_own);
+    float *embed = xmalloc(((size_t)r->r_own * r->E + 1) * sizeof(float));
+    rc = extract_shard(r, r->ref_taps, embed, NULL, r->refs + r->r_first, r->r_own, "references");
+    free(embed);
+  }
+  return rc;
+}
+
 /* ---- steps 5-6: subsets, LNAMD and distributed MSM ---- */
 
 /* MSM of one subset: acc rows of this rank's images in it. progress counts (r, layer) pairs. */
-static int score_subset(detect_run *r, const int *subset, int s, float *Z, float *scratch,
-                        progress *p, long *done) {
+static int score_subset(detect_run *r, const int *subset, int s, float *Z, float *Rz,
+                        float *scratch, progress *p, long *done) {
   const config *c = r->cfg;
   const size_t lc = (size_t)r->L * r->C, tc = (size_t)r->T * r->C;
   int N_s = 0, first_s = 0, n_s = 0;
@@ -268,7 +351,7 @@ static int score_subset(detect_run *r, const int *subset, int s, float *Z, float
     else if (i < r->first + r->n_own)
       own[n_s++] = i - r->first;
   }
-  if (N_s < 2) {
+  if (N_s < (r->n_ref > 0 ? 1 : 2)) {
     if (r->rank == 0)
       log_error("category %s: subset %d of detect.divide_num=%d has %d image%s; MuSc needs at "
                 "least 2",
@@ -276,8 +359,10 @@ static int score_subset(detect_run *r, const int *subset, int s, float *Z, float
     free(own);
     return ANCD_EXIT_INPUT;
   }
-  const int K = msm_k(N_s, c->detect.topmin_max);
-  if ((int)((double)(N_s - 1) * c->detect.topmin_max) < 1)
+  /* With references the pool is N_s + n_ref images (§A.6.1's K over the enlarged pool). */
+  const int N_pool = N_s + r->n_ref, K = msm_k(N_pool, c->detect.topmin_max);
+  msm_refs refs = {Rz, r->r_own, r->r_first, r->n_ref, detect_reference_rule(c)};
+  if (r->n_ref == 0 && (int)((double)(N_pool - 1) * c->detect.topmin_max) < 1)
     log_info("category %s: %d images%s: MSM uses K = 1 where the reference's K = floor(%g (N - 1)) "
              "= 0 gives NaN maps",
              r->category, N_s, c->detect.divide_num > 1 ? " in the subset" : "",
@@ -290,7 +375,11 @@ static int score_subset(detect_run *r, const int *subset, int s, float *Z, float
       for (int j = 0; j < n_s; j++) /* musc §A.5 per image, then §A.6 over the group */
         lnamd(Z + (size_t)j * lc, scratch, r->taps[l] + (size_t)own[j] * tc, 1, r->T, r->has_cls,
               r->h, r->h, r->C, c->detect.r_list.v[ri]);
-      if (msm_distributed(acc, weight, Z, n_s, first_s, N_s, r->L, r->C, K, NULL, r->comm) != 0) {
+      for (int j = 0; j < r->r_own; j++)
+        lnamd(Rz + (size_t)j * lc, scratch, r->ref_taps[l] + (size_t)j * tc, 1, r->T, r->has_cls,
+              r->h, r->h, r->C, c->detect.r_list.v[ri]);
+      if (msm_distributed(acc, weight, Z, n_s, first_s, N_s, r->L, r->C, K,
+                          r->n_ref > 0 ? &refs : NULL, r->comm) != 0) {
         if (r->rank == 0)
           log_error("category %s: %s", r->category, ancd_error());
         rc = ANCD_EXIT_INPUT;
@@ -313,6 +402,7 @@ static int score_patches(detect_run *r) {
   pyrandom_divide(subset, group, r->n, c->detect.divide_num, 42); /* MuSc's fixed seed */
   r->acc = xcalloc((size_t)r->n_own * r->L + 1, sizeof *r->acc);
   float *Z = xmalloc(((size_t)r->n_own * r->L * r->C + 1) * sizeof(float));
+  float *Rz = xmalloc(((size_t)r->r_own * r->L * r->C + 1) * sizeof(float));
   float *scratch = xmalloc(lnamd_scratch_floats(r->h, r->h, r->C) * sizeof(float));
   char label[96];
   snprintf(label, sizeof label, "msm %.60s", r->category);
@@ -321,17 +411,17 @@ static int score_patches(detect_run *r) {
   long done = 0;
   int rc = 0;
   for (int s = 0; s < c->detect.divide_num && !rc; s++)
-    rc = score_subset(r, subset, s, Z, scratch, &p, &done);
+    rc = score_subset(r, subset, s, Z, Rz, scratch, &p, &done);
   progress_finish(&p);
   free(scratch);
+  free(Rz);
   free(Z);
   free(subset);
   free(group);
   /* The taps are not needed any more: give their memory back before the maps. */
-  for (int l = 0; l < r->n_layers; l++) {
-    free(r->taps[l]);
-    r->taps[l] = NULL;
-  }
+  free_taps(r, r->taps);
+  free_taps(r, r->ref_taps);
+  r->taps = r->ref_taps = NULL;
   return rc;
 }
 
@@ -478,10 +568,9 @@ static int write_results(detect_run *r) {
 
 static void run_free(detect_run *r) {
   detect_backbone_free(&r->bb);
-  if (r->taps)
-    for (int l = 0; l < r->n_layers; l++)
-      free(r->taps[l]);
-  free(r->taps);
+  free_taps(r, r->taps);
+  free_taps(r, r->ref_taps);
+  free(r->refs);
   free(r->embed);
   free(r->rgb);
   free(r->acc);
@@ -525,6 +614,14 @@ static int already_done(const detect_run *r) {
   return done;
 }
 
+/* " and N normal references (rule)" for the log (one buffer: rank 0's log line). */
+static const char *ref_note(const detect_run *r) {
+  static char note[96];
+  snprintf(note, sizeof note, " and %d normal reference%s (%s)", r->n_ref, r->n_ref == 1 ? "" : "s",
+           r->cfg->detect.reference_score);
+  return note;
+}
+
 /* Runs the pipeline (a category_run_fn: ctx is --export-maps DIR or NULL); *n_images gets the
  * number of images scored (0 when skipped). */
 static int detect_category(const void *export_dir, const config *c, const char *category,
@@ -551,9 +648,9 @@ static int detect_category(const void *export_dir, const config *c, const char *
     rc = agree_report(load_backbone(&r), &r);
   if (!rc) {
     if (r.rank == 0)
-      log_info("category %s: %d test images on %d rank%s, %s, %d px, blocks %d..%d", category, r.n,
-               r.size, r.size == 1 ? "" : "s", r.bb.text, r.S, c->detect.layers.v[0],
-               c->detect.layers.v[c->detect.layers.n - 1]);
+      log_info("category %s: %d test images%s on %d rank%s, %s, %d px, blocks %d..%d", category,
+               r.n, r.n_ref ? ref_note(&r) : "", r.size, r.size == 1 ? "" : "s", r.bb.text, r.S,
+               c->detect.layers.v[0], c->detect.layers.v[c->detect.layers.n - 1]);
     rc = agree_rc(extract_features(&r), r.comm);
   }
   if (!rc)

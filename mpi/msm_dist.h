@@ -8,13 +8,9 @@
 
 #include <mpi.h>
 
-/* Reference images (detect.reference: train; issue 13): normal images that test patches are
- * scored against and that are never scored themselves. How a test patch uses them:
- *   NEAREST  the distance to the nearest reference image (min over the references); the test
- *            images are not compared with each other at all;
- *   POOL     the interval average over the N - 1 other test images and the N_r references;
- *   MEAN     the mean of the two. */
-typedef enum { MSM_REF_NEAREST, MSM_REF_POOL, MSM_REF_MEAN } msm_ref_rule;
+#include "musc.h"
+
+/* Reference images (detect.reference: train; issue 13): the rule is musc.h's msm_ref_rule. */
 typedef struct {
   const float *R_own; /* [nr_own, L, C] unit rows: references [r_first, r_first + nr_own) */
   int nr_own, r_first, N_r;

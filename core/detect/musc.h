@@ -51,6 +51,13 @@ size_t msm_scratch_floats(int L, int C);
 void msm_interval_average(double *out, const float *D, const int *self_col, int n, int L, int ncols,
                           int k, double weight);
 
+/* Reference images (detect.reference: train; issue 13): normal images that test patches are
+ * scored against and that are never scored themselves. How a test patch uses them:
+ *   NEAREST  the distance to the nearest reference image (min over the references); the test
+ *            images are not compared with each other at all;
+ *   POOL     the interval average over the N - 1 other test images and the N_r references;
+ *   MEAN     the mean of the two. */
+typedef enum { MSM_REF_NEAREST, MSM_REF_POOL, MSM_REF_MEAN } msm_ref_rule;
 /* Nearest reference (issue 13, detect.reference_score): out[i, p] += weight * the least of
  * D[i, p, c0 .. c1) (rows of ncols). OpenMP over rows; call it from outside any parallel region. */
 void msm_nearest(double *out, const float *D, int n, int L, int ncols, int c0, int c1,

@@ -23,7 +23,9 @@
 #include "detect_outputs.h"
 #include "detect_store.h"
 #include "error.h"
+#include "features_h5.h"
 #include "fsutil.h"
+#include "h5store.h"
 #include "log.h"
 #include "metrics.h"
 #include "msm_dist.h"
@@ -333,6 +335,40 @@ static int extract_features(detect_run *r) {
   return rc;
 }
 
+/* detect.keep_features (issue 13): the pool's taps and embeddings in features.h5, for `ancd
+ * predict`; written before maps.h5, which marks the category done. */
+static int write_features(detect_run *r) {
+  const char **ref_paths = xmalloc(((size_t)r->n_ref + 1) * sizeof *ref_paths);
+  for (int i = 0; i < r->n_ref; i++)
+    ref_paths[i] = r->refs[i].path;
+  const features_record fr = {.n = r->n,
+                              .n_ref = r->n_ref,
+                              .n_layers = r->n_layers,
+                              .T = r->T,
+                              .C = r->C,
+                              .E = r->E,
+                              .layers = r->cfg->detect.layers.v,
+                              .taps = r->taps,
+                              .ref_taps = r->ref_taps,
+                              .embed = r->embed,
+                              .first = r->first,
+                              .n_own = r->n_own,
+                              .r_first = r->r_first,
+                              .r_own = r->r_own,
+                              .ref_paths = ref_paths,
+                              .stage_key = r->hash,
+                              .backbone = r->bb.text};
+  int rc = r->rank == 0 ? fs_mkdirs(r->dir) : 0;
+  if (h5s_agree(r->comm, rc) == 0)
+    rc = features_h5_write(r->dir, &fr, r->comm);
+  else
+    rc = -1;
+  free(ref_paths);
+  if (rc && r->rank == 0)
+    log_error("category %s: %s", r->category, ancd_error());
+  return rc ? ANCD_EXIT_INPUT : 0;
+}
+
 /* ---- steps 5-6: subsets, LNAMD and distributed MSM ---- */
 
 /* MSM of one subset: acc rows of this rank's images in it. progress counts (r, layer) pairs. */
@@ -599,6 +635,15 @@ static int already_done(const detect_run *r) {
     maps_h5_path(path, sizeof path, r->dir);
     detect_state st = detect_category_state(r->dir, r->hash);
     done = st == DETECT_DONE;
+    char fpath[OUTPUT_PATH_LEN + 16], fkey[STAGE_KEY_LEN] = "";
+    snprintf(fpath, sizeof fpath, "%s/%s", r->dir, FEATURES_FILE);
+    if (done && r->cfg->detect.keep_features &&
+        (h5s_read_root_str(fpath, "stage_key", fkey, sizeof fkey) != 0 || strcmp(fkey, r->hash))) {
+      log_info("category %s: detect.keep_features: %s is missing or stale: recomputing (the maps "
+               "come out the same)",
+               r->category, fpath);
+      done = 0;
+    }
     if (st == DETECT_STALE)
       log_info("category %s: %s was made with other dataset, backbone or detect settings: "
                "recomputing",
@@ -653,6 +698,8 @@ static int detect_category(const void *export_dir, const config *c, const char *
                c->detect.layers.v[0], c->detect.layers.v[c->detect.layers.n - 1]);
     rc = agree_rc(extract_features(&r), r.comm);
   }
+  if (!rc && c->detect.keep_features)
+    rc = write_features(&r);
   if (!rc)
     rc = agree_rc(score_patches(&r), r.comm);
   if (!rc)

@@ -75,7 +75,7 @@ int cli_parse(cli_args *a, const cli_job *job, int argc, char **argv) {
     } else if (arg[0] == '-' && arg[1] && !arg[2]) {
       name[0] = 0;
     } else {
-      if (a->n_positional >= job->max_positional || a->n_positional >= 8)
+      if (a->n_positional >= job->max_positional || a->n_positional >= CLI_MAX_POSITIONAL)
         return usage_error(job, "unexpected argument '%s'", arg);
       a->positional[a->n_positional++] = arg;
       continue;

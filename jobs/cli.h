@@ -8,6 +8,7 @@
 
 #define CLI_MAX_CONFIGS 16
 #define CLI_MAX_SETS 128
+#define CLI_MAX_POSITIONAL 256 /* e.g. the images of `ancd predict` */
 
 typedef enum { CLI_FLAG, CLI_INT, CLI_STRING } cli_opt_kind;
 
@@ -28,7 +29,7 @@ typedef struct {
   int n_sets;
   const char *output; /* NULL when not given */
   int quiet, verbose, help;
-  const char *positional[8];
+  const char *positional[CLI_MAX_POSITIONAL];
   int n_positional;
 } cli_args;
 
@@ -67,5 +68,6 @@ int job_classify(int argc, char **argv);
 int job_run(int argc, char **argv);
 int job_sweep(int argc, char **argv);
 int job_collect(int argc, char **argv);
+int job_predict(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const job_entry jobs[] = {
     {"base", job_base, "a labeled base set (ground-truth crops, one class per defect type)"},
     {"train", job_train, "train the mask-guided ViT (MGViT) on the regions, data-parallel"},
     {"classify", job_classify, "predict anomaly classes, merge regions, clustering metrics"},
+    {"predict", job_predict, "map, OK/NG and discovered class of new images of a trained category"},
     {"run", job_run, "every stage over every category of a config, resumable"},
     {"report", job_report, "gather per-category results into tables.md / tables.csv"},
     {"sweep", job_sweep, "expand a sweep file into its points (one Slurm array task each)"},

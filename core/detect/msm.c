@@ -173,10 +173,10 @@ static void select_smallest(float *a, int m, int k) {
  * float: the exactly rounded value of the reference's fp32 mean, whatever its summation order. */
 void msm_interval_average(double *out, const float *D, const int *self_col, int n, int L, int ncols,
                           int k, double weight) {
-  const int m = ncols - 1;
+  const int m = self_col ? ncols - 1 : ncols;
   if (k < 1 || k > m)
     ANCD_FATAL("interval average: k = %d outside [1, %d]", k, m);
-  for (int i = 0; i < n; i++)
+  for (int i = 0; self_col && i < n; i++)
     if (self_col[i] < 0 || self_col[i] >= ncols)
       ANCD_FATAL("interval average: image %d's own column %d outside [0, %d)", i, self_col[i],
                  ncols);
@@ -185,7 +185,7 @@ void msm_interval_average(double *out, const float *D, const int *self_col, int 
     float *buf = xmalloc((size_t)m * sizeof *buf);
 #pragma omp for schedule(static)
     for (long row = 0; row < (long)n * L; row++) {
-      const int i = (int)(row / L), self = self_col[i];
+      const int i = (int)(row / L), self = self_col ? self_col[i] : -1;
       const float *d = D + (size_t)row * ncols;
       int t = 0;
       for (int j = 0; j < ncols; j++)

@@ -44,7 +44,8 @@ void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_blo
 size_t msm_scratch_floats(int L, int C);
 
 /* §A.6.1 step 2: out[i, p] += weight * mean of the k smallest of D[i, p, :] over the columns
- * j != self_col[i] (ncols - 1 values; 1 <= k <= ncols - 1). Partial selection on a copy; the
+ * j != self_col[i] (ncols - 1 values; 1 <= k <= ncols - 1; self_col NULL: every column, as for a
+ * new image scored against a pool, `ancd predict`). Partial selection on a copy; the
  * mean is the double sum of the k values rounded to float (the reference averages in fp32).
  * Accumulates in double (§A.6.2: the mean over layers and degrees is taken as weighted sums).
  * OpenMP over rows; call it from outside any parallel region. */

@@ -215,24 +215,27 @@ static int list_images(predict_run *r, const cli_args *a) {
 
 /* ---- scoring against the pool ---- */
 
-/* The pool column an image is itself (the same file), or -1: a test image i is column i, a
- * reference j column c_ref + j. */
-static int self_column(const predict_run *r, const char *path, int c_ref, int with_tests) {
+/* Where an image is in the pool (the same file): *test its test image index, *ref its reference
+ * index, -1 when not. */
+static void find_in_pool(int *test, int *ref, const predict_run *r, const char *path) {
   char a[4096], b[4096];
+  *test = *ref = -1;
   if (!realpath(path, a))
-    return -1;
-  for (int i = 0; with_tests && i < r->N; i++)
+    return;
+  for (int i = 0; i < r->N && *test < 0; i++)
     if (realpath(r->paths[i], b) && !strcmp(a, b))
-      return i;
-  for (int j = 0; j < r->pool.n_ref; j++)
+      *test = i;
+  for (int j = 0; j < r->pool.n_ref && *ref < 0; j++)
     if (realpath(r->pool.ref_paths[j], b) && !strcmp(a, b))
-      return c_ref + j;
-  return -1;
+      *ref = j;
 }
 
-/* acc [n, L] += the detect score of n images (taps [n_layers][n, T, C]) against the pool, every
- * (r, layer) with detect's weight, and self [n] their own pool columns (-1: not in the pool). */
-static void score_chunk(double *acc, float **taps, const int *self, int n, const predict_run *r) {
+/* acc [n, L] += the detect score of n images (taps [n_layers][n, T, C], images [first, first + n)
+ * of the job: their tiles follow that index, so any rank count gives the same values) against
+ * the pool, every (r, layer) with detect's weight; test [n] and ref [n] say where each is itself
+ * in the pool (find_in_pool), a column it is not scored against. */
+static void score_chunk(double *acc, float **taps, const int *test, const int *ref, int n,
+                        int first, const predict_run *r) {
   const config *c = r->cfg;
   const detect_backbone *b = &r->det;
   const int L = b->L, C = b->C, T = b->T, has_cls = T - L, N = r->N, N_r = r->pool.n_ref;
@@ -252,7 +255,7 @@ static void score_chunk(double *acc, float **taps, const int *self, int n, const
         lnamd(P + j * lc, ln, r->pool.taps[l] + j * tc, 1, T, has_cls, b->h, b->h, C, deg);
       for (int j = 0; j < n; j++)
         lnamd(Z + j * lc, ln, taps[l] + j * tc, 1, T, has_cls, b->h, b->h, C, deg);
-      const msm_block A = {Z, n, 0, 0};
+      const msm_block A = {Z, n, first, 0};
       if (tests)
         msm_score_blocks(D, NULL, scratch, A, (msm_block){P, N, 0, 0}, L, C, ncols, 0);
       if (N_r > 0)
@@ -261,7 +264,7 @@ static void score_chunk(double *acc, float **taps, const int *self, int n, const
       for (int j = 0; j < n; j++) {
         float *Dj = D + (size_t)j * L * ncols;
         double *aj = acc + (size_t)j * L;
-        const int own = self[j];
+        const int own = ref[j] >= 0 ? c_ref + ref[j] : tests ? test[j] : -1;
         /* As detect: the pool without the image itself, K over it plus the image (§A.6.1). */
         const int others = (tests ? N : 0) + N_r - (own >= 0);
         const double w = N_r > 0 && rule == MSM_REF_MEAN ? 0.5 * weight : weight;
@@ -385,48 +388,48 @@ static int predict_own(predict_run *r, image_result *res, float *maps) {
   const detect_backbone *b = &r->det;
   const int S = b->S, nl = r->cfg->detect.layers.n;
   const size_t px = (size_t)S * S, tc = (size_t)b->T * b->C;
-  const int tests = r->pool.n_ref == 0 || detect_reference_rule(r->cfg) != MSM_REF_NEAREST;
   float **taps = xmalloc((size_t)nl * sizeof *taps),
         **tap_out = xmalloc((size_t)nl * sizeof *tap_out);
   for (int l = 0; l < nl; l++)
     taps[l] = xmalloc((size_t)PREDICT_CHUNK * tc * sizeof(float));
   float *embed = xmalloc((size_t)PREDICT_CHUNK * b->E * sizeof *embed);
   float *chw = xmalloc(3 * px * sizeof *chw);
-  int *idx = xmalloc(PREDICT_CHUNK * sizeof *idx), *self = xmalloc(PREDICT_CHUNK * sizeof *self);
+  int *ok = xmalloc(PREDICT_CHUNK * sizeof *ok), *test = xmalloc(PREDICT_CHUNK * sizeof *test),
+      *ref = xmalloc(PREDICT_CHUNK * sizeof *ref);
   double *acc = xmalloc((size_t)PREDICT_CHUNK * b->L * sizeof *acc);
   progress p;
   progress_start(&p, "predict", r->n_own);
   int failed = 0;
   for (int c0 = 0; c0 < r->n_own; c0 += PREDICT_CHUNK) {
     const int cn = r->n_own - c0 < PREDICT_CHUNK ? r->n_own - c0 : PREDICT_CHUNK;
-    int n = 0; /* the images of the chunk that decode and run */
-    for (int k = c0; k < c0 + cn; k++) {
-      image_result *re = &res[k];
-      const char *path = r->images[r->first + k];
+    for (int j = 0; j < cn; j++) { /* a failed image keeps its row (zeros): fixed positions */
+      image_result *re = &res[r->first + c0 + j];
+      const char *path = r->images[r->first + c0 + j];
       for (int l = 0; l < nl; l++)
-        tap_out[l] = taps[l] + (size_t)n * tc;
-      if (detect_load_image(chw, NULL, path, S, b->resize, b->mean, b->std) != 0 ||
-          vit_forward(b->model, chw, 1, r->cfg->detect.layers.v, nl, tap_out,
-                      embed + (size_t)n * b->E, NULL) != 0) {
+        tap_out[l] = taps[l] + (size_t)j * tc;
+      ok[j] = detect_load_image(chw, NULL, path, S, b->resize, b->mean, b->std) == 0 &&
+              vit_forward(b->model, chw, 1, r->cfg->detect.layers.v, nl, tap_out,
+                          embed + (size_t)j * b->E, NULL) == 0;
+      if (!ok[j]) {
         snprintf(re->error, sizeof re->error, "%s", ancd_error());
         log_error("%s", re->error);
         failed++;
-        continue;
+        for (int l = 0; l < nl; l++)
+          memset(tap_out[l], 0, tc * sizeof(float));
       }
-      self[n] = self_column(r, path, tests ? r->N : 0, tests);
-      idx[n++] = k;
+      find_in_pool(&test[j], &ref[j], r, path);
     }
     memset(acc, 0, (size_t)PREDICT_CHUNK * b->L * sizeof *acc);
-    if (n > 0)
-      score_chunk(acc, taps, self, n, r);
-    for (int j = 0; j < n; j++) {
-      image_result *re = &res[idx[j]];
-      float *map = maps + (size_t)idx[j] * px;
+    score_chunk(acc, taps, test, ref, cn, r->first + c0, r);
+    for (int j = 0; j < cn; j++) {
+      if (!ok[j])
+        continue;
+      image_result *re = &res[r->first + c0 + j];
+      float *map = maps + (size_t)(r->first + c0 + j) * px;
       re->raw = upsample_bilinear_ac(map, acc + (size_t)j * b->L, b->h, b->h, S);
-      int own = self[j] >= 0 && self[j] < r->N && tests ? self[j] : -1;
-      re->score = rscin_against_pool(r, re->raw, embed + (size_t)j * b->E, own);
+      re->score = rscin_against_pool(r, re->raw, embed + (size_t)j * b->E, test[j]);
       re->ng = re->score >= r->threshold;
-      if (classify_image(re, r, r->images[r->first + idx[j]], map) != 0) {
+      if (classify_image(re, r, r->images[r->first + c0 + j], map) != 0) {
         snprintf(re->error, sizeof re->error, "%s", ancd_error());
         log_error("%s", re->error);
         failed++;
@@ -439,7 +442,7 @@ static int predict_own(predict_run *r, image_result *res, float *maps) {
   progress_finish(&p);
   for (int l = 0; l < nl; l++)
     free(taps[l]);
-  free(taps), free(tap_out), free(embed), free(chw), free(idx), free(self), free(acc);
+  free(taps), free(tap_out), free(embed), free(chw), free(ok), free(test), free(ref), free(acc);
   return failed;
 }
 
@@ -479,7 +482,10 @@ static int write_tables(const predict_run *r, const image_result *res) {
       const image_result *e = &res[i];
       const char *cls = e->ok ? classes[e->image_class[r->st.head]] : "";
       if (!pass) {
-        fprintf(f, "\"%s\",%s,", r->images[i], e->ok ? "ok" : "error");
+        fputc('"', f); /* RFC 4180: the path quoted, its quotes doubled */
+        for (const char *ch = r->images[i]; *ch; ch++)
+          fprintf(f, *ch == '"' ? "\"\"" : "%c", *ch);
+        fprintf(f, "\",%s,", e->ok ? "ok" : "error");
         if (e->ok)
           fprintf(f, "%.9g,%.9g,%.9g,%s,%s,%.6f,%d\n", e->raw, e->score, r->threshold,
                   e->ng ? "NG" : "OK", cls, e->image_prob, e->n_regions);

@@ -483,8 +483,11 @@ static int write_tables(const predict_run *r, const image_result *res) {
       const char *cls = e->ok ? classes[e->image_class[r->st.head]] : "";
       if (!pass) {
         fputc('"', f); /* RFC 4180: the path quoted, its quotes doubled */
-        for (const char *ch = r->images[i]; *ch; ch++)
-          fprintf(f, *ch == '"' ? "\"\"" : "%c", *ch);
+        for (const char *ch = r->images[i]; *ch; ch++) {
+          if (*ch == '"')
+            fputc('"', f);
+          fputc(*ch, f);
+        }
         fprintf(f, "\",%s,", e->ok ? "ok" : "error");
         if (e->ok)
           fprintf(f, "%.9g,%.9g,%.9g,%s,%s,%.6f,%d\n", e->raw, e->score, r->threshold,

@@ -109,6 +109,20 @@ static void one_block(double *out, const float *Z, int N, int k, double weight) 
   free(D);
 }
 
+/* The ranks' rows acc [n_own, L] (images [first, first + n_own)) gathered on rank 0 into [N, L]. */
+static double *gather_rows(const double *acc, int n_own, int first, int N) {
+  int *counts = malloc((size_t)size * sizeof *counts),
+      *displs = malloc((size_t)size * sizeof *displs);
+  int mine = n_own * L, at = first * L;
+  MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  MPI_Gather(&at, 1, MPI_INT, displs, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  double *all = calloc((size_t)N * L, sizeof *all);
+  MPI_Gatherv(acc, mine, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  free(displs);
+  free(counts);
+  return all;
+}
+
 /* Shards: block partition, or (empty_first) rank 0 holds nothing and the others share N. */
 static void shard(int N, int empty_first, int *n_own, int *first) {
   long b, e;
@@ -136,13 +150,7 @@ static void run_case(int N, int empty_first) {
     free(Z);
   }
 
-  int *counts = malloc((size_t)size * sizeof *counts),
-      *displs = malloc((size_t)size * sizeof *displs);
-  int mine = n_own * L, at = first * L;
-  MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  MPI_Gather(&at, 1, MPI_INT, displs, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  double *all = calloc((size_t)N * L, sizeof *all);
-  MPI_Gatherv(acc, mine, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  double *all = gather_rows(acc, n_own, first, N);
   if (rank == 0) {
     double *ref = calloc((size_t)N * L, sizeof *ref), *brute = calloc((size_t)N * L, sizeof *brute);
     for (int pass = 0; pass < N_PASSES; pass++) {
@@ -168,8 +176,6 @@ static void run_case(int N, int empty_first) {
     free(ref);
   }
   free(all);
-  free(displs);
-  free(counts);
   free(acc);
 }
 
@@ -190,13 +196,7 @@ static void run_refs_case(int N, int N_r, int refs_first_empty) {
     int rc = msm_distributed(acc, 0.5, Z + (size_t)first * L * C, n_own, first, N, L, C, k, &refs,
                              MPI_COMM_WORLD);
     CHECK(rc == 0, "refs %s N %d N_r %d rank %d: %s", names[u], N, N_r, rank, ancd_error());
-    int *counts = malloc((size_t)size * sizeof *counts),
-        *displs = malloc((size_t)size * sizeof *displs);
-    int mine = n_own * L, at = first * L;
-    MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    MPI_Gather(&at, 1, MPI_INT, displs, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    double *all = calloc((size_t)N * L, sizeof *all);
-    MPI_Gatherv(acc, mine, MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    double *all = gather_rows(acc, n_own, first, N);
     if (rank == 0) {
       double *one = calloc((size_t)N * L, sizeof *one),
              *brute = calloc((size_t)N * L, sizeof *brute);
@@ -221,8 +221,6 @@ static void run_refs_case(int N, int N_r, int refs_first_empty) {
       free(one);
     }
     free(all);
-    free(displs);
-    free(counts);
     free(acc);
   }
   free(R);

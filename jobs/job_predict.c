@@ -243,9 +243,11 @@ static void score_chunk(double *acc, float **taps, const int *test, const int *r
   const int tests = N_r == 0 || rule != MSM_REF_NEAREST, c_ref = tests ? N : 0, ncols = c_ref + N_r,
             N_pool = N + N_r;
   const size_t lc = (size_t)L * C, tc = (size_t)T * C;
-  float *P = xmalloc(((size_t)N_pool * lc + 1) * sizeof *P), *Z = xmalloc((size_t)n * lc * 4 + 4);
+  float *P = xmalloc(((size_t)N_pool * lc + 1) * sizeof *P);
+  float *Z = xmalloc(((size_t)n * lc + 1) * sizeof *Z);
   float *D = xmalloc(((size_t)n * L * ncols + 1) * sizeof *D);
-  float *scratch = xmalloc(msm_scratch_floats(L, C) * (size_t)omp_get_max_threads() * 4 + 4);
+  float *scratch =
+      xmalloc(msm_scratch_floats(L, C) * (size_t)omp_get_max_threads() * sizeof *scratch);
   float *ln = xmalloc(lnamd_scratch_floats(b->h, b->h, C) * sizeof *ln);
   const double weight = 1.0 / ((double)c->detect.r_list.n * c->detect.layers.n);
   for (int ri = 0; ri < c->detect.r_list.n; ri++)

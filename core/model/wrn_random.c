@@ -30,9 +30,10 @@ int wrn_arch(wrn_desc *d, const char *arch) {
       }
       return 0;
     }
-  return ancd_errorf("backbone.arch '%s': expected wide_resnet50_2, wide_resnet101_2, resnet50 or "
-                     "resnet101",
-                     arch);
+  return ancd_errorf(
+      "WideResNet arch '%s': expected wide_resnet50_2, wide_resnet101_2, resnet50 or "
+      "resnet101",
+      arch);
 }
 
 typedef enum { DRAW_CONV, DRAW_BN_W, DRAW_SMALL, DRAW_VAR } draw_kind;

@@ -181,6 +181,21 @@ static void test_narrow(void) {
     }
     CHECK(wrn_forward(out, m, images, 3, 0) != 0 && strstr(ancd_error(), "1..2"),
           "batch 3 > max_batch 2 accepted: %s", ancd_error());
+    /* im2col columns for one image of the largest conv (the stem): it runs image by image */
+    wrn_model *m1 = NULL;
+    wrn_set_cols_budget(1);
+    CHECK(wrn_create(&m1, d, &ck.w, ops_cpu(), B, H, W) == 0, "%s", ancd_error());
+    wrn_set_cols_budget(0);
+    float *chunked[3];
+    for (int l = 0; l < 3; l++)
+      chunked[l] = xcalloc((size_t)B * C[l] * Hl[l] * Wl[l], sizeof(float));
+    CHECK(m1 && wrn_forward(chunked, m1, images, B, 0) == 0, "%s", ancd_error());
+    for (int l = 0; l < 3; l++) {
+      double e = rel_l2(chunked[l], out[l], (size_t)B * C[l] * Hl[l] * Wl[l]);
+      CHECK(e <= 1e-6, "layer%d: chunked im2col differs: rel_l2 %.3e", l + 1, e);
+      free(chunked[l]);
+    }
+    wrn_free(m1);
     for (int l = 0; l < 3; l++)
       free(out[l]), free(one[l]);
     free(images);

@@ -10,9 +10,11 @@
 #include "error.h"
 #include "wideresnet.h"
 
-/* Floats of im2col columns the arena holds at most (128 MiB); larger batches are cut into
- * chunks of whole images per conv. */
-#define COLS_BUDGET ((size_t)32 << 20)
+/* Floats of im2col columns the arena holds at most (default 128 MiB); larger batches are cut
+ * into chunks of whole images per conv. */
+static size_t cols_budget = (size_t)32 << 20;
+
+void wrn_set_cols_budget(size_t floats) { cols_budget = floats ? floats : (size_t)32 << 20; }
 
 /* A conv with its BatchNorm folded in, on the backend: weight [cout, k, k, cin], bias [cout]. */
 typedef struct {
@@ -187,7 +189,7 @@ static void activation_sizes(size_t *act, size_t *cols, const wrn_model *m) {
 static size_t carve(wrn_model *m, arena *ar) {
   size_t per_cols;
   activation_sizes(&m->act, &per_cols, m);
-  size_t images = COLS_BUDGET / per_cols;
+  size_t images = cols_budget / per_cols;
   images = images < 1 ? 1 : images > (size_t)m->max_batch ? (size_t)m->max_batch : images;
   m->cols_floats = images * per_cols;
   const size_t a = (size_t)m->max_batch * m->act;

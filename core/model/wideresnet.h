@@ -87,6 +87,9 @@ typedef struct wrn_model wrn_model;
 int wrn_create(wrn_model **m, const wrn_desc *d, const wrn_weights *w, const ops *o, int max_batch,
                int image_h, int image_w);
 void wrn_free(wrn_model *m);
+/* The most im2col floats a model created afterwards holds (0: the default, 32 Mi = 128 MiB):
+ * batches whose columns do not fit run each conv on chunks of whole images. For tests. */
+void wrn_set_cols_budget(size_t floats);
 /* Peak bytes of backend memory (folded weights + arena). */
 size_t wrn_peak_bytes(const wrn_model *m);
 

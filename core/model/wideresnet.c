@@ -98,39 +98,44 @@ static int check(const wrn_desc *d, const wrn_weights *w) {
   return 0;
 }
 
+/* Places folded convs in the backend's weight block: the counting pass (dev NULL) only sums the
+ * floats; the second folds each conv into a host scratch the size of the largest one and uploads
+ * it, so the host never holds a second copy of the whole network. */
 typedef struct {
-  float *host; /* NULL in the counting pass */
-  size_t used; /* floats */
+  const ops *o;
+  float *dev;     /* the weight block; NULL in the counting pass */
+  float *scratch; /* host, max_conv floats */
+  size_t used;    /* floats */
+  size_t max_conv;
 } packer;
-
-static float *take(packer *p, size_t n) {
-  float *dst = p->host ? p->host + p->used : NULL;
-  p->used += (n + 63) / 64 * 64; /* 256-byte aligned tensors */
-  return dst;
-}
 
 /* BN(conv(x)) = conv'(x) + b' with w' = w * g / sqrt(var + eps), b' = beta - mean * g /
  * sqrt(var + eps) (in double); the weight is permuted [cout, cin, k, k] -> [cout, k, k, cin] to
- * match im2col's column order. f->w/f->b are offsets into the block until the upload. */
+ * match im2col's column order. Weight and bias are contiguous, each 256-byte aligned. */
 static void fold(conv_folded *f, packer *p, const wrn_conv *c, int cin, int cout, int k, int stride,
                  float eps) {
   *f = (conv_folded){.cin = cin, .cout = cout, .k = k, .stride = stride, .pad = k / 2};
-  float *w = take(p, (size_t)cout * k * k * cin), *b = take(p, (size_t)cout);
-  f->w = w;
-  f->b = b;
-  if (!p->host)
-    return;
-  for (int o = 0; o < cout; o++) {
-    double scale = c->bn_w[o] / sqrt((double)c->bn_var[o] + eps);
-    b[o] = (float)(c->bn_b[o] - c->bn_mean[o] * scale);
-    for (int i = 0; i < cin; i++)
-      for (int r = 0; r < k * k; r++)
-        w[((size_t)o * k * k + r) * cin + i] =
-            (float)(c->w[((size_t)o * cin + i) * k * k + r] * scale);
+  const size_t nw = ((size_t)cout * k * k * cin + 63) / 64 * 64, n = nw + cout;
+  p->max_conv = p->max_conv > n ? p->max_conv : n;
+  if (p->dev) {
+    float *w = p->scratch, *b = p->scratch + nw;
+    memset(w, 0, nw * sizeof *w); /* the alignment gap too: defined bytes */
+    for (int o = 0; o < cout; o++) {
+      double scale = c->bn_w[o] / sqrt((double)c->bn_var[o] + eps);
+      b[o] = (float)(c->bn_b[o] - c->bn_mean[o] * scale);
+      for (int i = 0; i < cin; i++)
+        for (int r = 0; r < k * k; r++)
+          w[((size_t)o * k * k + r) * cin + i] =
+              (float)(c->w[((size_t)o * cin + i) * k * k + r] * scale);
+    }
+    p->o->to_device(p->dev + p->used, p->scratch, n * sizeof(float));
+    f->w = p->dev + p->used;
+    f->b = p->dev + p->used + nw;
   }
+  p->used += (n + 63) / 64 * 64;
 }
 
-/* Every conv of the network in forward order; counting pass when p->host is NULL. */
+/* Every conv of the network in forward order. */
 static void fold_all(wrn_model *m, packer *p, const wrn_weights *w) {
   const wrn_desc *d = &m->d;
   fold(&m->stem, p, &w->stem, 3, d->stem, 7, 2, d->bn_eps);
@@ -149,16 +154,6 @@ static void fold_all(wrn_model *m, packer *p, const wrn_weights *w) {
         f->down = (conv_folded){0};
       cin = d->out[s];
     }
-}
-
-/* Host offsets -> backend pointers. */
-static const float *rebase(const float *p, const float *host, float *dev) {
-  return p ? dev + (p - host) : NULL;
-}
-
-static void rebase_conv(conv_folded *f, const float *host, float *dev) {
-  f->w = rebase(f->w, host, dev);
-  f->b = rebase(f->b, host, dev);
 }
 
 /* ---- buffers ---- */
@@ -220,23 +215,13 @@ int wrn_create(wrn_model **out, const wrn_desc *d, const wrn_weights *w, const o
   m->W = image_w;
   m->blocks = xcalloc((size_t)wrn_total_blocks(d), sizeof *m->blocks);
 
-  packer p = {0};
-  fold_all(m, &p, w);
-  float *host = xmalloc(p.used * sizeof *host);
-  memset(host, 0, p.used * sizeof *host); /* the alignment gaps too: defined bytes */
-  p = (packer){.host = host};
+  packer p = {.o = o};
   fold_all(m, &p, w);
   m->weight_bytes = p.used * sizeof(float);
   m->weight_block = o->alloc(m->weight_bytes);
-  o->to_device(m->weight_block, host, m->weight_bytes);
-  rebase_conv(&m->stem, host, m->weight_block);
-  for (int k = 0; k < wrn_total_blocks(d); k++) {
-    rebase_conv(&m->blocks[k].c1, host, m->weight_block);
-    rebase_conv(&m->blocks[k].c2, host, m->weight_block);
-    rebase_conv(&m->blocks[k].c3, host, m->weight_block);
-    rebase_conv(&m->blocks[k].down, host, m->weight_block);
-  }
-  free(host);
+  p = (packer){.o = o, .dev = m->weight_block, .scratch = xmalloc(p.max_conv * sizeof(float))};
+  fold_all(m, &p, w);
+  free(p.scratch);
 
   arena_init(&m->ar, o, carve(m, NULL));
   carve(m, &m->ar);

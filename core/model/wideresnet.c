@@ -170,8 +170,9 @@ static void activation_sizes(size_t *act, size_t *cols, const wrn_model *m) {
   w = conv_out(w, 3, 2, 1);
   for (int s = 0; s < WRN_STAGES; s++) {
     /* conv1 of the first block runs at the input resolution, before the stride */
-    *act = max_size(*act, (size_t)h * w * max_size((size_t)d->width[s], (size_t)d->out[s]));
     int ho = s > 0 ? conv_out(h, 3, 2, 1) : h, wo = s > 0 ? conv_out(w, 3, 2, 1) : w;
+    *act = max_size(*act, (size_t)h * w * d->width[s]);
+    *act = max_size(*act, (size_t)ho * wo * max_size((size_t)d->width[s], (size_t)d->out[s]));
     *cols = max_size(*cols, (size_t)ho * wo * 9 * d->width[s]);
     if (s > 0) /* the strided 1x1 downsample */
       *cols = max_size(*cols, (size_t)ho * wo * (s == 1 ? d->out[0] : d->out[1]));

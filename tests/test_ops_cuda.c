@@ -314,6 +314,82 @@ static void check_assemble_tokens(int B, int L, int D, int has_cls) {
   free(patches), free(cls), free(pos), free(res[0]), free(res[1]);
 }
 
+/* ---- convolution ops (WideResNet, musc_hetmm_spec §B.4): channels-last images ---- */
+
+static int conv_out_size(int n, int k, int s, int p, int d) {
+  return (n + 2 * p - d * (k - 1) - 1) / s + 1;
+}
+
+static void check_conv_im2col(int B, int H, int W, int C, int k, int s, int p, int d) {
+  long n_x = (long)B * H * W * C;
+  long n_cols = (long)B * conv_out_size(H, k, s, p, d) * conv_out_size(W, k, s, p, d) * k * k * C;
+  float *x = random_floats(n_x, -1, 1);
+  float *res[2];
+  for (int i = 0; i < 2; i++) {
+    const ops *o = backends[i];
+    float *dx = upload(o, x, n_x), *dcols = device_zeros(o, n_cols);
+    o->im2col(dcols, dx, B, H, W, C, k, s, p, d);
+    res[i] = download(o, dcols, n_cols);
+    o->free(dx);
+  }
+  char size[96];
+  snprintf(size, sizeof size, "B=%d %dx%dx%d k=%d s=%d p=%d d=%d", B, H, W, C, k, s, p, d);
+  compare("im2col", size, PRECISION_FP32, res[0], res[1], n_cols, TOL_FP32);
+  free(x), free(res[0]), free(res[1]);
+}
+
+static void check_maxpool2d(int B, int H, int W, int C, int k, int s, int p) {
+  long n_x = (long)B * H * W * C;
+  long n_out = (long)B * conv_out_size(H, k, s, p, 1) * conv_out_size(W, k, s, p, 1) * C;
+  float *x = random_floats(n_x, -1, 1);
+  float *res[2];
+  for (int i = 0; i < 2; i++) {
+    const ops *o = backends[i];
+    float *dx = upload(o, x, n_x), *dout = device_zeros(o, n_out);
+    o->maxpool2d(dout, dx, B, H, W, C, k, s, p);
+    res[i] = download(o, dout, n_out);
+    o->free(dx);
+  }
+  char size[96];
+  snprintf(size, sizeof size, "B=%d %dx%dx%d k=%d s=%d p=%d", B, H, W, C, k, s, p);
+  compare("maxpool2d", size, PRECISION_FP32, res[0], res[1], n_out, TOL_FP32);
+  free(x), free(res[0]), free(res[1]);
+}
+
+static void check_relu(long n, int in_place) {
+  float *x = random_floats(n, -1, 1);
+  float *res[2];
+  for (int i = 0; i < 2; i++) {
+    const ops *o = backends[i];
+    float *dx = upload(o, x, n), *dout = in_place ? dx : device_zeros(o, n);
+    o->relu(dout, dx, n);
+    res[i] = download(o, dout, n);
+    if (!in_place)
+      o->free(dx);
+  }
+  char size[96];
+  snprintf(size, sizeof size, "n=%ld in_place=%d", n, in_place);
+  compare("relu", size, PRECISION_FP32, res[0], res[1], n, TOL_FP32);
+  free(x), free(res[0]), free(res[1]);
+}
+
+static void check_transpose(int B, int R, int C) {
+  long n = (long)B * R * C;
+  float *x = random_floats(n, -1, 1);
+  float *res[2];
+  for (int i = 0; i < 2; i++) {
+    const ops *o = backends[i];
+    float *dx = upload(o, x, n), *dout = device_zeros(o, n);
+    o->transpose(dout, dx, B, R, C);
+    res[i] = download(o, dout, n);
+    o->free(dx);
+  }
+  char size[96];
+  snprintf(size, sizeof size, "B=%d R=%d C=%d", B, R, C);
+  compare("transpose", size, PRECISION_FP32, res[0], res[1], n, TOL_FP32);
+  free(x), free(res[0]), free(res[1]);
+}
+
 /* ---- training ops. The backward passes add into random initial gradients (the same on both
  * backends), so accumulation is compared too. Reduced precision touches only their GEMMs: the
  * column sums (dbias) are fp32 in every mode. ---- */
@@ -635,6 +711,22 @@ int main(void) {
   check_im2col(3, 28, 42, 14);
   check_im2col(1, 21, 35, 7);
   check_im2col(1, 1, 1, 1);
+
+  check_conv_im2col(2, 64, 64, 128, 3, 1, 1, 1); /* WRN-50-2 layer1 3x3 */
+  check_conv_im2col(2, 64, 64, 256, 3, 2, 1, 1); /* layer2's first 3x3, stride 2 */
+  check_conv_im2col(2, 61, 47, 3, 7, 2, 3, 1);   /* the stem, odd sizes */
+  check_conv_im2col(3, 9, 7, 5, 1, 2, 0, 1);     /* strided 1x1 downsample */
+  check_conv_im2col(1, 10, 9, 4, 3, 1, 2, 2);    /* dilation 2 */
+  check_maxpool2d(2, 128, 128, 64, 3, 2, 1);     /* the stem's pool at 256 px */
+  check_maxpool2d(3, 21, 18, 5, 3, 2, 1);
+  check_maxpool2d(1, 8, 6, 3, 2, 2, 0);
+  check_relu(1000003, 0);
+  check_relu(4096L * 256, 1);
+  check_relu(1, 0);
+  check_transpose(2, 3, 256 * 256); /* NCHW images -> NHWC */
+  check_transpose(2, 64 * 64, 256); /* layer1 NHWC -> NCHW */
+  check_transpose(3, 37, 65);
+  check_transpose(1, 1, 1);
 
   check_assemble_tokens(2, 196, 768, 1);
   check_assemble_tokens(2, 196, 768, 0);

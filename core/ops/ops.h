@@ -66,6 +66,23 @@ struct ops {
   void (*assemble_tokens)(float *out, const float *patches, const float *cls, const float *pos,
                           int B, int L, int D, int has_cls);
 
+  /* ---- convolution as GEMM, channels-last (NHWC) images: the WideResNet backbone
+   * (musc_hetmm_spec §B.4). A conv is im2col then matmul with the weight [Cout, k, k, C] (the
+   * PyTorch weight [Cout, C, k, k] permuted) and the BatchNorm-folded bias. ---- */
+
+  /* cols [B*Ho*Wo, k*k*C] from x [B,H,W,C]: row (b,oy,ox) holds, in (ky,kx,c) order,
+   * x[b, oy*stride - pad + ky*dilation, ox*stride - pad + kx*dilation, c], 0 outside the image;
+   * Ho = (H + 2 pad - dilation (k-1) - 1) / stride + 1 (floor), Wo likewise. */
+  void (*im2col)(float *cols, const float *x, int B, int H, int W, int C, int k, int stride,
+                 int pad, int dilation);
+  /* nn.MaxPool2d(k, stride, pad) (padding never wins: -inf) on x [B,H,W,C] -> out [B,Ho,Wo,C],
+   * Ho as im2col with dilation 1. */
+  void (*maxpool2d)(float *out, const float *x, int B, int H, int W, int C, int k, int stride,
+                    int pad);
+  void (*relu)(float *out, const float *inp, long n); /* max(x, 0); may alias */
+  /* out [B,C,R] = inp [B,R,C] with the last two axes swapped: NHWC <-> NCHW (R = H*W). */
+  void (*transpose)(float *out, const float *inp, int B, int R, int C);
+
   /* ---- training: forward variants that keep what the backward needs, the backward passes,
    * SGD (anomalyncd_spec §5). As in llm.c every d-output ACCUMULATES (+=) into its buffer, so
    * the caller zeroes gradients once per step and residual branches simply add; a NULL

@@ -13,6 +13,7 @@
 #include "blas_select.h"
 #include "error.h"
 #include "ops.h"
+#include "ops_cpu_conv.h"
 #include "vecmath.h"
 
 /* ---- memory: host memory ---- */
@@ -589,6 +590,10 @@ static const ops cpu_ops = {
     .attention_scratch = cpu_attention_scratch,
     .im2col_patches = cpu_im2col_patches,
     .assemble_tokens = cpu_assemble_tokens,
+    .im2col = cpu_im2col,
+    .maxpool2d = cpu_maxpool2d,
+    .relu = cpu_relu,
+    .transpose = cpu_transpose,
     .layernorm_train = cpu_layernorm_train,
     .layernorm_backward = cpu_layernorm_backward,
     .matmul_backward = cpu_matmul_backward,

@@ -642,6 +642,8 @@ static void cuda_sgd_update(float *param, float *momentum_buf, const float *grad
 /* One batched softmax over every (image, head): the B*NH*T*T scores. */
 static size_t cuda_attention_scratch(int B, int T, int NH) { return (size_t)B * NH * T * T; }
 
+void cuda_conv_ops(ops *t); /* ops_cuda_conv.cu: im2col, maxpool2d, relu, transpose */
+
 static ops cuda_table(void) {
   ops t = {}; /* an entry a backend lacks is NULL, never garbage */
   t.name = "cuda";
@@ -675,6 +677,7 @@ static ops cuda_table(void) {
   t.attention_backward = cuda_attention_backward;
   t.attention_backward_scratch = cuda_attention_backward_scratch;
   t.sgd_update = cuda_sgd_update;
+  cuda_conv_ops(&t);
   return t;
 }
 

@@ -98,6 +98,22 @@ static void p_assemble_tokens(float *out, const float *patches, const float *cls
                               int B, int L, int D, int has_cls) {
   TIMED("assemble_tokens", 0, inner->assemble_tokens(out, patches, cls, pos, B, L, D, has_cls));
 }
+static void p_im2col(float *cols, const float *x, int B, int H, int W, int C, int k, int stride,
+                     int pad, int dilation) {
+  char name[48];
+  snprintf(name, sizeof name, "im2col k=%d s=%d C=%d", k, stride, C);
+  TIMED(name, 0, inner->im2col(cols, x, B, H, W, C, k, stride, pad, dilation));
+}
+static void p_maxpool2d(float *out, const float *x, int B, int H, int W, int C, int k, int stride,
+                        int pad) {
+  TIMED("maxpool2d", 0, inner->maxpool2d(out, x, B, H, W, C, k, stride, pad));
+}
+static void p_relu(float *out, const float *inp, long n) {
+  TIMED("relu", 0, inner->relu(out, inp, n));
+}
+static void p_transpose(float *out, const float *inp, int B, int R, int C) {
+  TIMED("transpose", 0, inner->transpose(out, inp, B, R, C));
+}
 static void p_copy(void *dst, const void *src, size_t bytes) {
   TIMED("copy", 0, inner->copy(dst, src, bytes));
 }
@@ -120,6 +136,10 @@ const ops *ops_profile(const ops *o) {
   profiled.im2col_patches = p_im2col_patches;
   profiled.assemble_tokens = p_assemble_tokens;
   profiled.copy = p_copy;
+  profiled.im2col = p_im2col;
+  profiled.maxpool2d = p_maxpool2d;
+  profiled.relu = p_relu;
+  profiled.transpose = p_transpose;
   ops_profile_reset();
   return &profiled;
 }

@@ -56,6 +56,7 @@ typedef struct {
   char reference[16];       /* none | train: normal train images join the scoring pool */
   char reference_score[16]; /* nearest | pool | mean: how a test patch uses the references */
   int keep_features;        /* store the pool's LNAMD features in features.h5 (ancd predict) */
+  char rscin[8];            /* auto | on | off: RsCIN re-scoring (auto: on when zero-shot) */
   int divide_num;
   cfg_ints rscin_windows;
   int batch_size;

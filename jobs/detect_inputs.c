@@ -167,3 +167,10 @@ msm_ref_rule detect_reference_rule(const config *c) {
   const char *v = c->detect.reference_score;
   return !strcmp(v, "pool") ? MSM_REF_POOL : !strcmp(v, "mean") ? MSM_REF_MEAN : MSM_REF_NEAREST;
 }
+
+const cfg_ints *detect_rscin_windows(const config *c) {
+  static const cfg_ints none = {0};
+  const char *v = c->detect.rscin;
+  int on = !strcmp(v, "on") || (!strcmp(v, "auto") && strcmp(c->detect.reference, "train"));
+  return on ? &c->detect.rscin_windows : &none;
+}

@@ -49,6 +49,11 @@ int detect_load_image(float *chw, uint8_t *rgb_out, const char *path, int S, res
  * (OpenCV INTER_NEAREST) and logged. */
 int detect_load_mask(uint8_t *out, const ds_item *it, int S, int visa_rule);
 
+/* The RsCIN windows detect applies: detect.rscin_windows, or none when detect.rscin is off, or
+ * auto with references (issue 13: RsCIN is a zero-shot device; with normal references it lowers
+ * MTD's image AUROC from 0.96 to 0.89). */
+const cfg_ints *detect_rscin_windows(const config *c);
+
 /* detect.reference_score as the MSM rule (issue 13). */
 msm_ref_rule detect_reference_rule(const config *c);
 

@@ -485,7 +485,7 @@ static int make_maps(detect_run *r) {
     gather_rows(r->scores, own_scores, 1, MPI_DOUBLE, r);
     gather_rows(embed_all, r->embed, r->E, MPI_FLOAT, r);
     if (r->rank == 0) {
-      const cfg_ints *win = &r->cfg->detect.rscin_windows;
+      const cfg_ints *win = detect_rscin_windows(r->cfg);
       rscin(r->scores_rscin, r->scores, embed_all, r->n, r->E, win->v, win->n);
       int equal = 1;
       for (int i = 1; i < r->n; i++)

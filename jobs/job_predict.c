@@ -295,7 +295,7 @@ static double rscin_against_pool(const predict_run *r, double raw, const float *
   memcpy(F, r->pool.embed, (size_t)r->N * E * sizeof *F);
   s[at] = raw;
   memcpy(F + (size_t)at * E, e, (size_t)E * sizeof *F);
-  const cfg_ints *win = &r->cfg->detect.rscin_windows;
+  const cfg_ints *win = detect_rscin_windows(r->cfg);
   rscin(out, s, F, n, E, win->v, win->n);
   double v = out[at];
   free(F), free(out), free(s);

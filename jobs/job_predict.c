@@ -230,12 +230,11 @@ static void find_in_pool(int *test, int *ref, const predict_run *r, const char *
       *ref = j;
 }
 
-/* acc [n, L] += the detect score of n images (taps [n_layers][n, T, C], images [first, first + n)
- * of the job: their tiles follow that index, so any rank count gives the same values) against
- * the pool, every (r, layer) with detect's weight; test [n] and ref [n] say where each is itself
- * in the pool (find_in_pool), a column it is not scored against. */
+/* acc [n, L] += the detect score of n images (taps [n_layers][n, T, C]) against the pool, every
+ * (r, layer) with detect's weight; test [n] and ref [n] say where each is itself in the pool
+ * (find_in_pool), a column it is not scored against. */
 static void score_chunk(double *acc, float **taps, const int *test, const int *ref, int n,
-                        int first, const predict_run *r) {
+                        const predict_run *r) {
   const config *c = r->cfg;
   const detect_backbone *b = &r->det;
   const int L = b->L, C = b->C, T = b->T, has_cls = T - L, N = r->N, N_r = r->pool.n_ref;
@@ -257,7 +256,7 @@ static void score_chunk(double *acc, float **taps, const int *test, const int *r
         lnamd(P + j * lc, ln, r->pool.taps[l] + j * tc, 1, T, has_cls, b->h, b->h, C, deg);
       for (int j = 0; j < n; j++)
         lnamd(Z + j * lc, ln, taps[l] + j * tc, 1, T, has_cls, b->h, b->h, C, deg);
-      const msm_block A = {Z, n, first, 0};
+      const msm_block A = {Z, n, -1, 0}; /* packed: no zero slots around a lone image */
       if (tests)
         msm_score_blocks(D, NULL, scratch, A, (msm_block){P, N, 0, 0}, L, C, ncols, 0);
       if (N_r > 0)
@@ -422,7 +421,7 @@ static int predict_own(predict_run *r, image_result *res, float *maps) {
       find_in_pool(&test[j], &ref[j], r, path);
     }
     memset(acc, 0, (size_t)PREDICT_CHUNK * b->L * sizeof *acc);
-    score_chunk(acc, taps, test, ref, cn, r->first + c0, r);
+    score_chunk(acc, taps, test, ref, cn, r);
     for (int j = 0; j < cn; j++) {
       if (!ok[j])
         continue;

@@ -40,8 +40,11 @@ set_common "$tmp/zs"
 expect 0 "$ancd" run "${common[@]}" -q
 check_own "$tmp/zs" 1 zero
 check_own "$tmp/zs" 2 zero
-"$h5cmp" "$tmp/zero_np1.h5" "$tmp/zero_np2.h5" 0 maps scores scores_rscin image_pred >/dev/null ||
-  fail "1 and 2 ranks predict differently"
+# (the new images' GEMM rows are packed per chunk, which moves the last bits of a value)
+"$h5cmp" "$tmp/zero_np1.h5" "$tmp/zero_np2.h5" 1e-6 maps scores scores_rscin >/dev/null ||
+  fail "1 and 2 ranks predict different maps"
+"$h5cmp" "$tmp/zero_np1.h5" "$tmp/zero_np2.h5" 0 image_pred >/dev/null ||
+  fail "1 and 2 ranks predict different classes"
 d="$tmp/zs/demo/$cat/predict"
 contains "$d/predictions.json" '"threshold_rule": "f1max"'
 contains "$d/predictions.json" '"regions": \[{"box": \['

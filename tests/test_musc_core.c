@@ -116,6 +116,12 @@ static void test_msm_blocks(void) {
   msm_score_blocks(dA2, NULL, scratch, (msm_block){Z, 2, 0, 0}, (msm_block){Z + 2 * img, 3, 2, 2},
                    L, C, N, 0);
   CHECK(memcmp(dA2, dA, (size_t)2 * L * N * sizeof *dA) == 0, "dB NULL changes dA");
+  /* A packed A (first = -1, as `ancd predict` scores new images): the same distances. */
+  float *dA3 = filled((size_t)2 * L * N, SENTINEL);
+  msm_score_blocks(dA3, NULL, scratch, (msm_block){Z, 2, -1, 0}, (msm_block){Z + 2 * img, 3, 2, 2},
+                   L, C, N, 0);
+  CHECK(check_rows(dA3, Z, 0, 2, 2, 5, L, C, N, "packed A") == 0, "packed A");
+  free(dA3);
   msm_score_blocks(dB, NULL, scratch, (msm_block){Z + 2 * img, 3, 2, 2},
                    (msm_block){Z + 2 * img, 3, 2, 2}, L, C, N, 1);
   CHECK(check_rows(dB, Z, 2, 5, 0, 5, L, C, N, "rows 2..4") == 0, "cross + own block");

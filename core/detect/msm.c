@@ -73,6 +73,11 @@ static void pair_max(float *dA_col, float *dB_col, const float *G, long ldg, flo
 static const float *tile_input(float *buf, int *lo, int *hi, msm_block X, int tile, int t, int L,
                                int C) {
   const size_t img = (size_t)L * C;
+  if (X.first < 0) { /* packed: X's own images t at a time, the last tile short, no copy */
+    *lo = tile * t;
+    *hi = *lo + t < X.n ? *lo + t : X.n;
+    return X.Z + (size_t)*lo * img;
+  }
   int g0 = tile * t, g1 = g0 + t;
   *lo = g0 - X.first > 0 ? g0 - X.first : 0;
   *hi = g1 - X.first < X.n ? g1 - X.first : X.n;
@@ -95,6 +100,8 @@ void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_blo
   (void)ops_cpu(); /* OpenBLAS single-threaded: the OpenMP team owns the cores */
   if (same && (A.n != B.n || A.first != B.first || A.col != B.col || A.Z != B.Z))
     ANCD_FATAL("msm_score_blocks: same = 1 needs the same block twice");
+  if (B.first < 0 || (same && A.first < 0))
+    ANCD_FATAL("msm_score_blocks: only a cross call's A may be packed (first = -1)");
   if (A.n < 1 || B.n < 1)
     return;
   if (same && !dB)
@@ -102,7 +109,9 @@ void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_blo
   const size_t per_thread = msm_scratch_floats(L, C);
   const size_t row = (size_t)L * ncols;
   const int t = tile_images(L), tL = t * L;
-  const int ta0 = A.first / t, nta = (A.first + A.n - 1) / t - ta0 + 1;
+  const int packed = A.first < 0;
+  const int ta0 = packed ? 0 : A.first / t;
+  const int nta = packed ? (A.n + t - 1) / t : (A.first + A.n - 1) / t - ta0 + 1;
   const int tb0 = B.first / t, ntb = (B.first + B.n - 1) / t - tb0 + 1;
 #pragma omp parallel
   {
@@ -120,13 +129,14 @@ void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_blo
           b_lo = a_lo, b_hi = a_hi;
         else
           Bt = tile_input(bufB, &b_lo, &b_hi, B, tb0 + ib, t, L, C);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, tL, tL, C, 1.0f, At, C, Bt, C, 0.0f, G,
+        const int M = packed ? (a_hi - a_lo) * L : tL; /* packed: only the images there are */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, tL, C, 1.0f, At, C, Bt, C, 0.0f, G,
                     tL);
         for (int a = a_lo; a < a_hi; a++)
           for (int b = b_lo; b < b_hi; b++) {
             if (same && b <= a)
               continue;
-            const int sa = (A.first + a) % t, sb = (B.first + b) % t;
+            const int sa = packed ? a - a_lo : (A.first + a) % t, sb = (B.first + b) % t;
             float *dA_col = dA + a * row + (size_t)(B.col + b);
             float *dB_col = dB ? dB + b * row + (size_t)(A.col + a) : NULL;
             pair_max(dA_col, dB_col, G + (size_t)sa * L * tL + (size_t)sb * L, tL, colmax, L,

@@ -20,7 +20,10 @@ size_t lnamd_scratch_floats(int h, int w, int C);
 int msm_k(int N, double topmin_max);
 
 /* A block of images for msm_score_blocks: Z [n, L, C] unit rows; first is the index of its image
- * 0 in the whole set (tiles follow it), col the output column of its image 0. */
+ * 0 in the whole set (tiles follow it), col the output column of its image 0. first = -1 packs a
+ * cross call's A: its images t at a time from its own start, no zero slots (`ancd predict` of a
+ * few images against a pool: not t times the work for one image), the values then depending on
+ * how A is cut, in the last bits. */
 typedef struct {
   const float *Z;
   int n, first, col;

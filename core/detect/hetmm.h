@@ -9,6 +9,17 @@
 
 #include <stddef.h>
 
+#define HETMM_MAX_LAYERS 8
+
+/* A category's template sheets (§B.5): per layer t[l] [h, w, K, C], unit rows (PTS: zero rows
+ * past the normal images when K > N). */
+typedef struct {
+  int n_layers, K;
+  int C[HETMM_MAX_LAYERS], h[HETMM_MAX_LAYERS], w[HETMM_MAX_LAYERS];
+  float *t[HETMM_MAX_LAYERS];
+} hetmm_templates;
+void hetmm_templates_free(hetmm_templates *t);
+
 /* §B.6 ATMM for one layer: fwd[b, p] = max over the K sheets and the template positions u within
  * +-df rows and cols of p (clipped, no padding) of <q_b(p), t_k(u)>, and bwd[b, p] = max over k and
  * query positions u within +-db of p of <q_b(u), t_k(p)>; both start at -1 (the reference's

@@ -85,3 +85,10 @@ int hetmm_pts_position(float *out, int *picked, float *gram, const float *sheets
   free(dp);
   return n;
 }
+
+void hetmm_templates_free(hetmm_templates *t) {
+  for (int l = 0; l < t->n_layers && l < HETMM_MAX_LAYERS; l++) {
+    free(t->t[l]);
+    t->t[l] = NULL;
+  }
+}

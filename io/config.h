@@ -60,16 +60,16 @@ typedef struct {
   char maps_root[CFG_PATH_LEN];
 } cfg_detect;
 
-typedef struct {               /* HETMM, musc_hetmm_spec Part B (read when detect.method: hetmm) */
-  char templates[8];           /* all | pts (the reference's --ttype) */
-  int tsize;                   /* PTS: K sheets per position (--tsize) */
-  cfg_ints fwd_windows;        /* per detect.layers entry, or one for all: forward window f */
-  cfg_ints bwd_windows;        /* backward window b */
-  cfg_floats alpha, lambda;    /* per layer, or one for all: S = sum lambda (alpha F + (1-alpha) B) */
-  char post_image[64];         /* §B.7 per metric: clean | blur_s=<s>_k=<k> | mp_k=<k> */
+typedef struct {            /* HETMM, musc_hetmm_spec Part B (read when detect.method: hetmm) */
+  char templates[8];        /* all | pts (the reference's --ttype) */
+  int tsize;                /* PTS: K sheets per position (--tsize) */
+  cfg_ints fwd_windows;     /* per detect.layers entry, or one for all: forward window f */
+  cfg_ints bwd_windows;     /* backward window b */
+  cfg_floats alpha, lambda; /* per layer, or one for all: S = sum lambda (alpha F + (1-alpha) B) */
+  char post_image[64];      /* §B.7 per metric: clean | blur_s=<s>_k=<k> | mp_k=<k> */
   char post_pixel[64];
   char post_pro[64];
-  int pro_variant;             /* metrics.json also carries HETMM's own PRO (§B.8) */
+  int pro_variant; /* metrics.json also carries HETMM's own PRO (§B.8) */
 } cfg_hetmm;
 
 typedef struct {

@@ -80,10 +80,12 @@ const cfg_key cfg_schema[] = {
      .help = "pts: K sheets per position; K > the normal images is an error (OPTICS' min_samples "
              "= N // K is 0), N // K = 1 uses min_samples = N (sklearn 0.24)"},
     {"hetmm.fwd_windows", CFG_INTS, FIELD(hetmm.fwd_windows), .min_n = 1, RANGE(1, 63),
-     .def = "[5]", .help = "forward (query -> template) window f per detect.layers entry, odd; "
-                            "one value: every layer"},
+     .def = "[5]",
+     .help = "forward (query -> template) window f per detect.layers entry, odd; "
+             "one value: every layer"},
     {"hetmm.bwd_windows", CFG_INTS, FIELD(hetmm.bwd_windows), .min_n = 1, RANGE(1, 63),
-     .def = "[3]", .help = "backward (template -> query) window b per layer, odd; one: every layer"},
+     .def = "[3]",
+     .help = "backward (template -> query) window b per layer, odd; one: every layer"},
     {"hetmm.alpha", CFG_FLOATS, FIELD(hetmm.alpha), .min_n = 1, RANGE(0, 1), .def = "[0.5]",
      .help = "per layer: weight of the forward map, alpha F + (1 - alpha) B; one: every layer"},
     {"hetmm.lambda", CFG_FLOATS, FIELD(hetmm.lambda), .min_n = 1, RANGE(0, 1000), .def = "[1.0]",

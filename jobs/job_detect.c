@@ -478,6 +478,12 @@ static int write_results_rank0(const detect_run *r, float *maps_all, uint8_t *ma
   int rc = fs_mkdirs(r->dir);
   if (rc == 0)
     rc = metrics_json_write(r->dir, &m, n, r->hash, reason[0] ? reason : NULL);
+  double pro_hetmm = NAN; /* §B.8, an extra column when asked: not the standard AUPRO */
+  if (rc == 0 && r->hetmm && r->cfg->hetmm.pro_variant) {
+    pro_hetmm =
+        masks_all ? metric_pro_hetmm(pro_all ? pro_all : maps_all, masks_all, n, S, S) : NAN;
+    rc = metrics_json_add(r->dir, "pro_hetmm", pro_hetmm);
+  }
   if (rc == 0 && strcmp(r->cfg->detect.vis, "none")) {
     char vis[OUTPUT_PATH_LEN + 8];
     snprintf(vis, sizeof vis, "%s/vis", r->dir);
@@ -493,6 +499,9 @@ static int write_results_rank0(const detect_run *r, float *maps_all, uint8_t *ma
   log_info("category %s: AUROC-cls %.2f  AP-cls %.2f  F1-cls %.2f  AUROC-px %.2f  AUPRO %.2f",
            r->category, 100 * m.auroc_cls, 100 * m.ap_cls, 100 * m.f1max_cls, 100 * m.auroc_px,
            100 * m.aupro);
+  if (isfinite(pro_hetmm))
+    log_info("category %s: HETMM's own PRO (§B.8, both axes rescaled; not AUPRO) %.2f", r->category,
+             100 * pro_hetmm);
   return 0;
 }
 

@@ -44,6 +44,11 @@ expect 0 detect "$tmp/a" "$tmp/o" --set hetmm.templates=pts --set hetmm.tsize=3 
   --set hetmm.post_pro=blur_s=2_k=5 --set hetmm.post_image=mp_k=8
 contains "$tmp/err" "PTS: 3 sheets per position from 6 normal images (OPTICS min_samples 2"
 contains "$tmp/err" "13 images x 3 sheets"
+# HETMM's own PRO only when asked, as its own key.
+lacks "$o/metrics.json" "pro_hetmm"
+expect 0 detect "$tmp/a" "$tmp/o" --set hetmm.pro_variant=true
+contains "$o/metrics.json" "\"pro_hetmm\""
+contains "$tmp/err" "HETMM's own PRO"
 # N // K = 1: min_samples = N (sklearn 0.24's reading), logged.
 expect 0 detect "$tmp/a" "$tmp/o" --set hetmm.templates=pts --set hetmm.tsize=6
 contains "$tmp/err" "OPTICS min_samples = N = 6"
@@ -56,6 +61,11 @@ cp -r "$tmp/a" "$tmp/b" && rm -rf "$tmp/b/$cat/train"
 expect 1 detect "$tmp/b" "$tmp/o3"
 contains "$tmp/err" "category $cat has no normal training images"
 [ -e "$tmp/o3/demo/$cat/maps.h5" ] && fail "a category without templates left a maps.h5"
+
+# The reference's MVTec AD parameters load, per category.
+expect 0 "$ancd" config -c "$src/configs/hetmm_mvtec_ad.yaml" --category cable
+contains "$tmp/out" "post_pixel: \"blur_s=8.600000000000001_k=61\""
+contains "$tmp/out" "fwd_windows: \[13, 5, 7\]"
 
 # Usage errors: exit 2 naming the key, before any work.
 expect 2 detect "$tmp/a" "$tmp/o2" --set hetmm.fwd_windows=[4]

@@ -3,13 +3,15 @@
  * the alpha/lambda fusion within 1e-4 of torch (unfold + einsum); each post-processing (clean,
  * zero-padded Gaussian blur, block-max mean) and its image score within 1e-4; OPTICS labels on
  * the reference's callable distances equal to sklearn's and PTS sheet choices equal to NumPy's
- * (K > N leaves zero rows). */
+ * (K > N leaves zero rows); HETMM's own PRO variant (§B.8) within 1e-9 of NumPy. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hetmm.h"
+#include "metrics.h"
 #include "optics.h"
 #include "test_util.h"
 
@@ -128,6 +130,35 @@ static int read_pts(FILE *f) {
   return ok;
 }
 
+/* §B.8 HETMM's PRO against the spec's NumPy/sklearn version (scipy 8-connected labels). */
+static int read_pro(FILE *f) {
+  char name[64];
+  int n, S;
+  double want;
+  if (fscanf(f, "%63s %d %d %lf", name, &n, &S, &want) != 4)
+    return 0;
+  const size_t total = (size_t)n * S * S;
+  float *maps = malloc(total * 4);
+  uint8_t *gts = malloc(total);
+  int ok = read_floats(f, maps, total);
+  for (size_t i = 0; i < total && ok; i++) {
+    int v;
+    ok = fscanf(f, "%d", &v) == 1;
+    gts[i] = (uint8_t)v;
+  }
+  CHECK(ok, "pro %s: malformed golden file", name);
+  if (ok) {
+    double got = metric_pro_hetmm(maps, gts, n, S, S);
+    CHECK_NEAR(got, want, 1e-9);
+    CHECK(fabs(got - metric_aupro(maps, gts, n, S, S)) > 1e-3,
+          "pro %s: HETMM's PRO equals the standard AUPRO", name);
+    printf("pro %s: HETMM PRO %.9f (NumPy %.9f), standard AUPRO %.9f\n", name, got, want,
+           metric_aupro(maps, gts, n, S, S));
+  }
+  free(maps), free(gts);
+  return ok;
+}
+
 static int read_case(FILE *f) {
   char kind[16];
   if (fscanf(f, "%15s", kind) != 1)
@@ -136,10 +167,12 @@ static int read_case(FILE *f) {
     return read_atmm(f);
   if (!strcmp(kind, "pts"))
     return read_pts(f);
+  if (!strcmp(kind, "pro"))
+    return read_pro(f);
   return 0;
 }
 
 int main(void) {
-  test_golden_cases("tests/golden/hetmm/cases.txt", read_case, 5);
+  test_golden_cases("tests/golden/hetmm/cases.txt", read_case, 6);
   return test_done("test_hetmm_golden");
 }

@@ -142,6 +142,44 @@ def pts_case(rng, name, N, C, K, n_pos):
     return lines
 
 
+def pro_hetmm(maps, gts):
+    """§B.8 HETMM's PRO (src/metrics.py), written from the spec with scipy's 8-connected labels
+    standing in for skimage.measure.label(connectivity=2)."""
+    from scipy import ndimage
+    from sklearn.metrics import auc
+    th = np.linspace(maps.min(), maps.max(), 300)
+    regions = []
+    for m, g in zip(maps, gts):
+        lab, n = ndimage.label(g, structure=np.ones((3, 3)))
+        regions += [(m[lab == r]) for r in range(1, n + 1)]
+    neg = maps[gts == 0]
+    fprs, pros = [], []
+    for t in th:
+        fprs.append((neg > t).sum() / neg.size)
+        pros.append(np.mean([(r > t).sum() / (r.size + 1e-5) for r in regions]))
+    fprs, pros = np.array(fprs), np.array(pros)
+    keep = fprs <= 0.3
+    f, p = fprs[keep], pros[keep]
+    f = (f - f.min()) / (f.max() - f.min() + 1e-5)
+    p = (p - p.min()) / (p.max() - p.min() + 1e-5)
+    return auc(f, p)
+
+
+def pro_case(rng, name, n, S):
+    maps = rng.random((n, S, S)).astype(np.float32)
+    gts = np.zeros((n, S, S), np.uint8)
+    for i in range(n):
+        for _ in range(rng.integers(0, 3)):
+            y, x, r = rng.integers(0, S), rng.integers(0, S), rng.integers(2, 6)
+            yy, xx = np.mgrid[:S, :S]
+            blob = (yy - y) ** 2 + (xx - x) ** 2 <= r * r
+            gts[i][blob] = 1
+            maps[i][blob] += 0.6 * rng.random()
+    gts[0, 1, 1] = 1  # a one-pixel region
+    return [f"pro {name} {n} {S} {pro_hetmm(maps.astype(np.float64), gts):.12g}", fmt(maps),
+            " ".join(map(str, gts.ravel()))]
+
+
 def main():
     g = torch.Generator().manual_seed(14)
     rng = np.random.default_rng(14)
@@ -156,6 +194,7 @@ def main():
     out += pts_case(rng, "k6", 30, 8, 6, 4)
     out += pts_case(rng, "k_gt_n", 12, 8, 20, 2)  # K > N: zero sheets; N // K = 0 -> min_samples N
     out += pts_case(rng, "k_eq_n", 10, 8, 10, 2)  # N // K = 1 -> min_samples N (sklearn 0.24)
+    out += pro_case(rng, "blobs", 6, 24)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         f.write("\n".join(out) + "\n")

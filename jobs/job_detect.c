@@ -715,13 +715,15 @@ int job_detect(int argc, char **argv) {
                            "also write 8-bit PNG maps as DIR/<category>/<type>/<file> "
                            "(AnomalyNCD's layout, one min-max per category)"},
                           {0}};
-  const cli_job job = {"detect",
-                       "Anomaly maps and scores for every test image of every category with "
-                       "MuSc (zero-shot mutual scoring): OUT/<dataset>/<category>/maps.h5 and "
-                       "metrics.json, OUT/<dataset>/tables.md and tables.csv. Categories go "
-                       "round-robin to groups of parallel.group_size ranks; the images of a "
-                       "category are sharded over its group. Complete categories are skipped.",
-                       "-c FILE [--set KEY=VALUE ...] [-o DIR] [--export-maps DIR]", opts, 0};
+  const cli_job job = {
+      "detect",
+      "Anomaly maps and scores for every test image of every category with "
+      "MuSc (zero-shot mutual scoring) or HETMM (template matching against the "
+      "normal training images; detect.method): OUT/<dataset>/<category>/maps.h5 and "
+      "metrics.json, OUT/<dataset>/tables.md and tables.csv. Categories go "
+      "round-robin to groups of parallel.group_size ranks; the images of a "
+      "category are sharded over its group. Complete categories are skipped.",
+      "-c FILE [--set KEY=VALUE ...] [-o DIR] [--export-maps DIR]", opts, 0};
   cli_args a;
   int rc = cli_parse(&a, &job, argc, argv);
   if (rc || a.help)

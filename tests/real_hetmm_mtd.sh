@@ -2,8 +2,9 @@
 # HETMM on real data (issue 14; label real, skipped without ../shared/data): a small MTD split
 # (the first 40 train normals of the standard split as templates; 10 held-out good and 4 of each
 # defect class as tests) with the real ViT-Ti/16, ALL and PTS K = 10. Checks that the metrics are
-# those of a working detector (image AUROC >= 0.8, pixel AUROC >= 0.75; about 0.95 / 0.86 on the
-# full split) and that PTS's templates.h5 holds 10 sheets per position. About 30 s.
+# those of a working detector (image and pixel AUROC >= 0.75; measured 0.835 / 0.854 with ALL,
+# 0.805 / 0.849 with PTS; 0.95 / 0.86 with ALL on the full split) and that PTS matches against 10
+# sheets per position. About 40 s.
 . "$(dirname "$0")/lib.sh"
 shared=${ANCD_SHARED:-$src/../shared}
 mtd=$shared/data/mtd
@@ -44,8 +45,8 @@ for mode in all pts; do
   j="$tmp/o_$mode/mtd/MTD/metrics.json"
   a=$(metric "$j" auroc_cls) p=$(metric "$j" auroc_px)
   echo "$mode: image AUROC $a, pixel AUROC $p"
-  awk -v a="$a" -v p="$p" 'BEGIN { exit !(a >= 0.8 && p >= 0.75) }' ||
-    fail "$mode: image AUROC $a or pixel AUROC $p below 0.8 / 0.75"
+  awk -v a="$a" -v p="$p" 'BEGIN { exit !(a >= 0.75 && p >= 0.75) }' ||
+    fail "$mode: image AUROC $a or pixel AUROC $p below 0.75"
 done
 contains "$tmp/err" "templates from 40 normal images"
 contains "$tmp/err" "30 images x 10 sheets"

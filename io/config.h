@@ -13,7 +13,7 @@
 #define CFG_NAME_LEN 64   /* a category / type name */
 #define CFG_PATH_LEN 1024 /* a path */
 #define CFG_MAX_OVERRIDES 256
-#define CFG_MAX_KEYS 64 /* rows of the schema */
+#define CFG_MAX_KEYS 80 /* rows of the schema */
 
 typedef struct {
   int n;
@@ -64,6 +64,18 @@ typedef struct {
   char maps_root[CFG_PATH_LEN];
 } cfg_detect;
 
+typedef struct {            /* HETMM, musc_hetmm_spec Part B (read when detect.method: hetmm) */
+  char templates[8];        /* all | pts (the reference's --ttype) */
+  int tsize;                /* PTS: K sheets per position (--tsize) */
+  cfg_ints fwd_windows;     /* per detect.layers entry, or one for all: forward window f */
+  cfg_ints bwd_windows;     /* backward window b */
+  cfg_floats alpha, lambda; /* per layer, or one for all: S = sum lambda (alpha F + (1-alpha) B) */
+  char post_image[64];      /* §B.7 per metric: clean | blur_s=<s>_k=<k> | mp_k=<k> */
+  char post_pixel[64];
+  char post_pro[64];
+  int pro_variant; /* metrics.json also carries HETMM's own PRO (§B.8) */
+} cfg_hetmm;
+
 typedef struct {
   int sample_rate;
   int min_interval_len;
@@ -107,6 +119,7 @@ typedef struct {
   cfg_dataset dataset;
   cfg_backbone backbone;
   cfg_detect detect;
+  cfg_hetmm hetmm;
   cfg_regions regions;
   cfg_train train;
   cfg_classify classify;

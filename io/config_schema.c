@@ -86,6 +86,35 @@ const cfg_key cfg_schema[] = {
     {"detect.maps_root", CFG_STRING, FIELD(detect.maps_root), .def = "''",
      .help = "method import: folder of anomaly-map PNGs mirroring the dataset layout"},
 
+    /* hetmm: musc_hetmm_spec Part B (read when detect.method is hetmm) */
+    {"hetmm.templates", CFG_ENUM, FIELD(hetmm.templates), .allowed = "all|pts", .def = "all",
+     .help = "template sheets: all (every normal training image, §B.5.1) or pts (K per pixel "
+             "position by OPTICS + PTS, §B.5.2-3)"},
+    {"hetmm.tsize", CFG_INT, FIELD(hetmm.tsize), RANGE(1, 1000000), .def = "60",
+     .help = "pts: K sheets per position; K > the normal images is an error (OPTICS' min_samples "
+             "= N // K is 0), N // K = 1 uses min_samples = N (sklearn 0.24)"},
+    {"hetmm.fwd_windows", CFG_INTS, FIELD(hetmm.fwd_windows), .min_n = 1, RANGE(1, 63),
+     .def = "[5]",
+     .help = "forward (query -> template) window f per detect.layers entry, odd; "
+             "one value: every layer"},
+    {"hetmm.bwd_windows", CFG_INTS, FIELD(hetmm.bwd_windows), .min_n = 1, RANGE(1, 63),
+     .def = "[3]",
+     .help = "backward (template -> query) window b per layer, odd; one: every layer"},
+    {"hetmm.alpha", CFG_FLOATS, FIELD(hetmm.alpha), .min_n = 1, RANGE(0, 1), .def = "[0.5]",
+     .help = "per layer: weight of the forward map, alpha F + (1 - alpha) B; one: every layer"},
+    {"hetmm.lambda", CFG_FLOATS, FIELD(hetmm.lambda), .min_n = 1, RANGE(0, 1000), .def = "[1.0]",
+     .help = "per layer: weight of the layer in the sum over layers; one: every layer"},
+    {"hetmm.post_image", CFG_STRING, FIELD(hetmm.post_image), .def = "clean",
+     .help = "image score (§B.7): clean (map max), blur_s=<sigma>_k=<k> (max of the blurred "
+             "map) or mp_k=<k> (mean of the k x k block maxima)"},
+    {"hetmm.post_pixel", CFG_STRING, FIELD(hetmm.post_pixel), .def = "clean",
+     .help = "the map in maps.h5 and of the pixel metrics: clean or blur_s=<sigma>_k=<k>"},
+    {"hetmm.post_pro", CFG_STRING, FIELD(hetmm.post_pro), .def = "clean",
+     .help = "the map AUPRO is computed on: clean or blur_s=<sigma>_k=<k>"},
+    {"hetmm.pro_variant", CFG_BOOL, FIELD(hetmm.pro_variant), .def = "false",
+     .help = "metrics.json also gets pro_hetmm, HETMM's own PRO (§B.8: 300 thresholds, both "
+             "axes rescaled); the tables keep the standard AUPRO"},
+
     /* regions: AnomalyNCD MEBin anomalyncd_spec §1.5, §2.6 */
     {"regions.sample_rate", CFG_INT, FIELD(regions.sample_rate), RANGE(1, 255), .def = "4",
      .help = "MEBin threshold sweep step (from 255 down to 3)"},

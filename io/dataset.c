@@ -64,6 +64,9 @@ int ds_validate(ds_manifest *m, ds_report *r, double max_bad_fraction) {
 int ds_validate_ex(ds_manifest *m, ds_report *r, double max_bad_fraction, int mask_size_ok) {
   memset(r, 0, sizeof *r);
   const int n = m->n;
+  int n_test = 0; /* a manifest of train images only (ds_scan_train_normals) needs no test image */
+  for (int i = 0; i < n; i++)
+    n_test += m->items[i].split == DS_TEST;
   char(*reason)[256] = xcalloc((size_t)n + 1, sizeof *reason);
   int *status = xcalloc((size_t)n + 1, sizeof *status); /* 0 good, 1 image bad, 2 mask bad */
   progress p;
@@ -109,6 +112,8 @@ int ds_validate_ex(ds_manifest *m, ds_report *r, double max_bad_fraction, int ma
   for (int i = 0; i < m->n; i++)
     if (m->items[i].split == DS_TEST)
       return 0;
+  if (n_test == 0)
+    return 0;
   return ancd_errorf("category %s: no test images left after removing %d bad files", m->category,
                      r->n_bad);
 }
@@ -157,4 +162,16 @@ void ds_print_summary(FILE *f, const ds_manifest *m, const ds_report *r) {
       fprintf(f, "    %s: %s\n", r->bad[i].path, r->bad[i].reason);
   }
   free(tc);
+}
+
+/* The normal training images of a category (dataset.h). */
+int ds_scan_train_normals(ds_manifest *m, const cfg_dataset *d, const char *category) {
+  if (ds_scan(m, d, category) != 0)
+    return -1;
+  int kept = 0;
+  for (int i = 0; i < m->n; i++)
+    if (m->items[i].split == DS_TRAIN && m->items[i].label == 0)
+      m->items[kept++] = m->items[i];
+  m->n = kept;
+  return 0;
 }

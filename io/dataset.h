@@ -40,6 +40,11 @@ int ds_list_categories(cfg_names *out, const cfg_dataset *d);
  * anomalous images without their mask (in layouts with masks) are errors naming the path. */
 int ds_scan(ds_manifest *m, const cfg_dataset *d, const char *category);
 void ds_free(ds_manifest *m);
+/* The normal training images of a category (split train, label 0) in manifest order: mvtec/btad
+ * <cat>/train/<normal_type>, mtd the split file's list, visa the CSV's train rows, folder none.
+ * HETMM's templates (and any stage that needs normal references) read them. m->n = 0 when the
+ * layout or category has none: not an error here, the caller names what needs them. */
+int ds_scan_train_normals(ds_manifest *m, const cfg_dataset *d, const char *category);
 
 typedef struct {
   char path[CFG_PATH_LEN];

@@ -46,6 +46,9 @@ int maps_h5_write(const char *dir, const maps_record *r, MPI_Comm comm);
 int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const char *stage_key,
                        const char *reason);
 int metrics_json_read(const char *dir, ad_metrics *m);
+/* Adds (or replaces) one extra number key of <dir>/metrics.json, e.g. HETMM's pro_hetmm (null
+ * for NaN); the tables do not read it. Atomic rewrite. */
+int metrics_json_add(const char *dir, const char *key, double value);
 
 /* <root>/tables.md and tables.csv: one row per category (metrics x 100, 2 decimals; pixel
  * columns blank when NaN) and a mean row over the categories that have the value. With n_ncd > 0

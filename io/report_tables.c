@@ -128,6 +128,29 @@ int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const
   return rc;
 }
 
+int metrics_json_add(const char *dir, const char *key, double value) {
+  char path[1100];
+  if (json_path(path, sizeof path, dir) < 0)
+    return -1;
+  json_error_t e = {0};
+  json_t *o = json_load_file(path, 0, &e);
+  if (!o || !json_is_object(o)) {
+    json_decref(o);
+    return ancd_errorf("%s: cannot read: %s", path, e.text);
+  }
+  int ok = json_object_set_new(o, key, isfinite(value) ? json_real(value) : json_null()) == 0;
+  char *json = ok ? json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
+  json_decref(o);
+  if (!json)
+    return ancd_errorf("%s: cannot encode as JSON", path);
+  size_t len = strlen(json);
+  json = xrealloc(json, len + 2);
+  memcpy(json + len, "\n", 2);
+  int rc = fs_write_atomic(path, json, len + 1);
+  free(json);
+  return rc;
+}
+
 int metrics_json_read(const char *dir, ad_metrics *m) {
   char path[1100];
   if (json_path(path, sizeof path, dir) < 0)

@@ -49,6 +49,9 @@ int stage_of_key(const char *key, const config *c) {
   /* The seed draws random backbone weights (model/vit_random.c) and everything of training. */
   if (!strcmp(key, "seed"))
     return !strcmp(c->backbone.weights, "random") ? STAGE_DETECT : STAGE_TRAIN;
+  /* HETMM's keys change the maps only when HETMM makes them (MuSc's keys stay as they were). */
+  if (key_in(key, "hetmm"))
+    return !strcmp(c->detect.method, "hetmm") ? STAGE_DETECT : -1;
   for (int s = 0; s < STAGE_COUNT; s++)
     for (int i = 0; STAGES[s].reads[i]; i++)
       if (key_in(key, STAGES[s].reads[i]))

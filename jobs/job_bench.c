@@ -14,6 +14,7 @@
 #include "blas_select.h"
 #include "cli.h"
 #include "error.h"
+#include "hetmm.h"
 #include "log.h"
 #include "mgvit.h"
 #include "musc.h"
@@ -300,6 +301,47 @@ static int bench_msm(const bench *b, int N, int L, int C, int Q) {
   return 0;
 }
 
+/* HETMM's ATMM matching of one layer (musc_hetmm_spec §B.6, §B.10) on random unit features:
+ * B query images of h x h x C against K template sheets, windows f (forward) and b (backward).
+ * Figures: ms per image; GFLOP/s of the GEMMs run (2 x hetmm_match_macs) and the ratio to SGEMM;
+ * and the spec's count h^2 K C (f^2 + b^2) (each direction on its own, border windows clipped
+ * counted whole), which a direct kernel would do, as an "effective" rate. */
+static int bench_atmm(const bench *b, int B, int h, int C, int K, int f, int bw) {
+  const size_t P = (size_t)h * h;
+  float *q = random_unit_features(B, (int)P, C, 71), *t = random_unit_features((int)P, K, C, 72);
+  float *fwd = xmalloc((size_t)B * P * sizeof *fwd), *bwd = xmalloc((size_t)B * P * sizeof *bwd);
+  hetmm_match_layer(fwd, bwd, q, t, B, h, h, C, K, f / 2, bw / 2); /* warm-up */
+  double best = 1e30;
+  for (int r = 0; r < b->repeat; r++) {
+    double t0 = now_seconds();
+    hetmm_match_layer(fwd, bwd, q, t, B, h, h, C, K, f / 2, bw / 2);
+    double dt = now_seconds() - t0;
+    best = dt < best ? dt : best;
+  }
+  int rc = 0;
+  for (size_t i = 0; i < (size_t)B * P && rc == 0; i++)
+    if (!(fwd[i] >= -1.0f && fwd[i] <= 1.0001f && bwd[i] >= -1.0f && bwd[i] <= 1.0001f))
+      rc = ancd_errorf("bench atmm: match %g / %g at %zu outside [-1, 1]", fwd[i], bwd[i], i);
+  free(q);
+  free(t);
+  free(fwd);
+  free(bwd);
+  if (rc)
+    return rc;
+  const double macs = hetmm_match_macs(B, h, h, C, K, f / 2, bw / 2);
+  const double spec_macs = (double)B * P * K * C * ((double)f * f + (double)bw * bw);
+  json_t *sz = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "batch", B, "grid", h, "dim", C,
+                         "sheets", K, "fwd", f, "bwd", bw);
+  json_t *extra = json_pack("{s:o, s:o}", "ms_per_image", number(best / B * 1e3),
+                            "effective_gflops", number(2 * spec_macs / best / 1e9));
+  report(b, "atmm", sz, best, 2 * macs, (size_t)(P * K * C + 2 * (size_t)B * P * C) * 4, extra);
+  if (!b->json)
+    printf("%-18s %.2f ms per image; %.1f effective GFLOP/s at the spec's h^2 K C (f^2 + b^2) "
+           "count (%.2f GMAC per image vs %.2f GMAC run)\n",
+           "", best / B * 1e3, 2 * spec_macs / best / 1e9, spec_macs / B / 1e9, macs / B / 1e9);
+  return 0;
+}
+
 /* One MGRL training step (anomalyncd_spec §5.5, §10) of a random timm ViT at 224 px: B samples
  * x 2 views through every block, the backward from grad_from_block (default the last block),
  * the projector 2048/256, 4 heads of C = 4 + 6 classes, the losses and SGD. Masks cover a random
@@ -380,7 +422,7 @@ static int bench_train(const bench *b, const char *arch, int grad_from_block) {
 
 int job_bench(int argc, char **argv) {
   int json = 0, profile = 0, threads = 0, batch = 8, repeat = 3, n = 200, patches = 1369,
-      dim = 1024, queries = 0, grad_from = 0;
+      dim = 1024, queries = 0, grad_from = 0, grid = 14, sheets = 761, fwd_win = 5, bwd_win = 3;
   const char *arch = "vit_base_patch16";
   const cli_opt opts[] = {
       {"json", 0, CLI_FLAG, &json, NULL, "one JSON object per benchmark line"},
@@ -400,6 +442,10 @@ int job_bench(int argc, char **argv) {
        "train: the random ViT (vit_base_patch16, vit_tiny_patch16, ...; default vit_base_patch16)"},
       {"grad-from-block", 0, CLI_INT, &grad_from, "K",
        "train: first trained block, 1-based (default: the last)"},
+      {"grid", 0, CLI_INT, &grid, "H", "atmm: feature grid side (default 14: ViT/16 at 224 px)"},
+      {"sheets", 0, CLI_INT, &sheets, "K", "atmm: template sheets (default 761: MTD's normals)"},
+      {"fwd", 0, CLI_INT, &fwd_win, "F", "atmm: forward window (default 5)"},
+      {"bwd", 0, CLI_INT, &bwd_win, "W", "atmm: backward window (default 3)"},
       {0},
   };
   const cli_job job = {
@@ -414,8 +460,11 @@ int job_bench(int argc, char **argv) {
       "on --batch samples x 2 views at 224 px, the backward from --grad-from-block (seconds per "
       "step, images/s, model GFLOP/s, ratio to SGEMM, peak memory). "
       "On CPU, OpenBLAS picks its kernels by CPU type and ancd replaces a generic pick on a "
-      "CPU with AVX2 or AVX-512 (ancd info says which); OPENBLAS_CORETYPE, when set, is kept.",
-      "gemm|vit|msm|train [--json] [--profile] [--threads N] [--batch B] [--repeat R] [--n N] "
+      "CPU with AVX2 or AVX-512 (ancd info says which); OPENBLAS_CORETYPE, when set, is kept. "
+      "atmm: that, then HETMM's matching of one layer on the CPU: --batch queries of --grid^2 x "
+      "--dim against --sheets templates, windows --fwd/--bwd (ms per image, GFLOP/s, ratio to "
+      "SGEMM; tests/bench/torch_atmm.py is the PyTorch counterpart; default dim 192).",
+      "gemm|vit|msm|train|atmm [--json] [--profile] [--threads N] [--batch B] [--repeat R] [--n N] "
       "[--patches L] [--dim C] [--queries Q] [--arch NAME] [--grad-from-block K] [-c FILE] "
       "[--set device=cpu]",
       opts, 1};
@@ -424,16 +473,22 @@ int job_bench(int argc, char **argv) {
   if (rc || a.help)
     return rc;
   if (a.n_positional != 1 || (strcmp(a.positional[0], "gemm") && strcmp(a.positional[0], "vit") &&
-                              strcmp(a.positional[0], "msm") && strcmp(a.positional[0], "train"))) {
-    fprintf(stderr,
-            "ancd bench: expected 'gemm', 'vit', 'msm' or 'train' (see 'ancd bench --help')\n");
+                              strcmp(a.positional[0], "msm") && strcmp(a.positional[0], "train") &&
+                              strcmp(a.positional[0], "atmm"))) {
+    fprintf(stderr, "ancd bench: expected 'gemm', 'vit', 'msm', 'train' or 'atmm' (see 'ancd "
+                    "bench --help')\n");
     return ANCD_EXIT_USAGE;
   }
   if (threads < 0 || batch < 1 || repeat < 1) {
     fprintf(stderr, "ancd bench: --threads >= 0, --batch >= 1 and --repeat >= 1 are needed\n");
     return ANCD_EXIT_USAGE;
   }
-  const int msm = !strcmp(a.positional[0], "msm");
+  const int msm = !strcmp(a.positional[0], "msm"), atmm = !strcmp(a.positional[0], "atmm");
+  if (atmm && (grid < 1 || sheets < 1 || fwd_win < 1 || bwd_win < 1 || fwd_win % 2 == 0 ||
+               bwd_win % 2 == 0)) {
+    fprintf(stderr, "ancd bench atmm: --grid, --sheets >= 1 and odd --fwd, --bwd are needed\n");
+    return ANCD_EXIT_USAGE;
+  }
   if (msm && (n < 2 || patches < 1 || dim < 1 || queries < 0 || queries > n)) {
     fprintf(stderr, "ancd bench msm: --n >= 2, --patches >= 1, --dim >= 1 and 0 <= --queries <= "
                     "--n are needed\n");
@@ -456,7 +511,7 @@ int job_bench(int argc, char **argv) {
   free(cs);
   if (rc)
     return rc;
-  if (msm && strcmp(o->name, "cpu")) { /* MSM is CPU code: its peak is the CPU's SGEMM */
+  if ((msm || atmm) && strcmp(o->name, "cpu")) { /* MSM is CPU code: its peak is the CPU's SGEMM */
     log_info("bench msm runs on the CPU; the SGEMM peak is measured there too");
     o = ops_cpu();
   }
@@ -484,6 +539,10 @@ int job_bench(int argc, char **argv) {
     }
   }
   if (!strcmp(a.positional[0], "train") && bench_train(&b, arch, grad_from) != 0) {
+    log_error("%s", ancd_error());
+    return ANCD_EXIT_INPUT;
+  }
+  if (atmm && bench_atmm(&b, batch, grid, dim == 1024 ? 192 : dim, sheets, fwd_win, bwd_win) != 0) {
     log_error("%s", ancd_error());
     return ANCD_EXIT_INPUT;
   }

@@ -1,10 +1,10 @@
-/* ancd detect: MuSc anomaly maps and scores for every test image of every category
- * (musc_hetmm_spec Part A; issue 4). Categories go round-robin to the groups of
- * parallel.group_size ranks; inside a group each rank runs the ViT on its contiguous shard, MSM
- * sends the features round a ring (mpi/msm_dist.c), and group rank 0 does RsCIN and the metrics.
- * Per category: maps.h5 (written last, so a complete maps.h5 means the category is done and a
- * rerun skips it), metrics.json, optional heat maps and exported PNG maps; per dataset:
- * tables.md / tables.csv.
+/* ancd detect: MuSc (musc_hetmm_spec Part A; issue 4) or HETMM (Part B; issue 14, the steps in
+ * detect_hetmm.c) anomaly maps and scores for every test image of every category. Categories go
+ * round-robin to the groups of parallel.group_size ranks; inside a group each rank runs the ViT on
+ * its contiguous shard, MSM sends the features round a ring (mpi/msm_dist.c), and group rank 0 does
+ * RsCIN and the metrics. Per category: maps.h5 (written last, so a complete maps.h5 means the
+ * category is done and a rerun skips it), metrics.json, optional heat maps and exported PNG maps;
+ * per dataset: tables.md / tables.csv.
  *
  * Every rank of a group takes part in every collective: each step returns an exit code that
  * the ranks agree on (MPI_MAX) before the next collective, so a failing rank never leaves the
@@ -19,6 +19,7 @@
 #include "category_loop.h"
 #include "cli.h"
 #include "dataset.h"
+#include "detect_hetmm.h"
 #include "detect_inputs.h"
 #include "detect_outputs.h"
 #include "detect_store.h"
@@ -68,6 +69,10 @@ typedef struct {
   uint8_t *masks;                /* [n_own, S, S] when has_masks */
   double *scores, *scores_rscin; /* [n] on every rank */
   uint8_t *labels;               /* [n] */
+  int hetmm;                     /* detect.method: hetmm */
+  hetmm_backbone hbb;            /* HETMM's feature maps (the ViT through the hook) */
+  hetmm_templates tmpl;          /* HETMM's template sheets */
+  float *pro;                    /* [n_own, S, S] HETMM's AUPRO map when post_pro differs */
   const char **paths, **types;   /* [n] */
 } detect_run;
 
@@ -182,9 +187,10 @@ static int load_items(detect_run *r) {
   CHECK_MPI(MPI_Type_commit(&item));
   CHECK_MPI(MPI_Bcast(r->items, r->n, item, 0, r->comm));
   CHECK_MPI(MPI_Type_free(&item));
-  if (r->n < 2) {
+  if (r->n < 2 - r->hetmm) {
     if (r->rank == 0)
-      log_error("category %s: MuSc needs at least 2 test images, found %d", r->category, r->n);
+      log_error("category %s: %s needs at least %d test image%s, found %d", r->category,
+                r->hetmm ? "HETMM" : "MuSc", 2 - r->hetmm, r->hetmm ? "" : "s", r->n);
     return ANCD_EXIT_INPUT;
   }
 
@@ -220,8 +226,11 @@ static int load_items(detect_run *r) {
 
 /* musc §A.4 (detect_inputs.c); the model is sized for this rank's batches. */
 static int load_backbone(detect_run *r) {
-  const int B = r->cfg->detect.batch_size;
-  int rc = detect_backbone_load(&r->bb, r->cfg, B < r->n_own ? B : r->n_own > 0 ? r->n_own : 1);
+  const int B = r->cfg->detect.batch_size; /* HETMM also runs the normal images: whole batches */
+  int rc = detect_backbone_load(&r->bb, r->cfg,
+                                B < r->n_own || r->hetmm ? B
+                                : r->n_own > 0           ? r->n_own
+                                                         : 1);
   if (rc)
     return rc;
   r->S = r->bb.S;
@@ -503,6 +512,62 @@ static int make_maps(detect_run *r) {
   return rc;
 }
 
+/* ---- steps 4-7 for HETMM (musc_hetmm_spec Part B; detect_hetmm.c) ---- */
+
+static int run_hetmm(detect_run *r) {
+  const config *c = r->cfg;
+  const size_t px = (size_t)r->S * r->S;
+  hetmm_backbone_vit(&r->hbb, &r->bb, c->detect.layers.v, r->n_layers, c->detect.batch_size);
+  hetmm_job j = {.cfg = c,
+                 .category = r->category,
+                 .dir = r->dir,
+                 .comm = r->comm,
+                 .rank = r->rank,
+                 .size = r->size,
+                 .in = &r->bb,
+                 .bb = &r->hbb};
+  int rc = 0;
+  if (r->rank == 0 && fs_mkdirs(r->dir) != 0) {
+    log_error("category %s: %s", r->category, ancd_error());
+    rc = ANCD_EXIT_INPUT;
+  }
+  rc = agree_rc(rc, r->comm);
+  if (!rc)
+    rc = hetmm_templates_get(&r->tmpl, &j); /* collective, agreed */
+  if (rc)
+    return rc;
+  r->maps = xmalloc(((size_t)r->n_own * px + 1) * sizeof(float));
+  if (strcmp(c->hetmm.post_pro, c->hetmm.post_pixel))
+    r->pro = xmalloc(((size_t)r->n_own * px + 1) * sizeof(float));
+  if (strcmp(c->detect.vis, "none"))
+    r->rgb = xmalloc((size_t)r->n_own * px * 3 + 1);
+  double *own_scores = xmalloc(((size_t)r->n_own + 1) * sizeof *own_scores);
+  double stat[2] = {0, 0}; /* multiply-adds of the matching, its seconds */
+  double t0 = now_seconds();
+  rc = hetmm_score_images(r->maps, r->pro, own_scores, r->rgb, &stat[0], &stat[1], &r->tmpl,
+                          r->items + r->first, r->n_own, &j);
+  double dt = now_seconds() - t0;
+  rc = agree_rc(rc, r->comm);
+  if (!rc) {
+    double sum[2], slow[2] = {dt, stat[1]};
+    CHECK_MPI(MPI_Reduce(stat, sum, 2, MPI_DOUBLE, MPI_SUM, 0, r->comm));
+    CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, slow, 2, MPI_DOUBLE, MPI_MAX, r->comm));
+    if (r->rank == 0)
+      log_info("category %s: HETMM %d images x %d sheets: %.1f ms per image (matching %.1f ms), "
+               "matching %.1f GFLOP/s over the group",
+               r->category, r->n, r->tmpl.K, 1e3 * slow[0] / r->n * r->size,
+               1e3 * slow[1] / r->n * r->size, slow[1] > 0 ? 2e-9 * sum[0] / slow[1] : 0.0);
+    r->scores = xmalloc((size_t)r->n * sizeof *r->scores);
+    r->scores_rscin = xmalloc((size_t)r->n * sizeof *r->scores_rscin);
+    gather_rows(r->scores, own_scores, 1, MPI_DOUBLE, r);
+    CHECK_MPI(MPI_Bcast(r->scores, r->n, MPI_DOUBLE, 0, r->comm));
+    /* HETMM has no RsCIN: both score columns hold its image score (§B.7) */
+    memcpy(r->scores_rscin, r->scores, (size_t)r->n * sizeof *r->scores);
+  }
+  free(own_scores);
+  return rc;
+}
+
 /* ---- step 8: ground truth ---- */
 
 static int load_masks(detect_run *r) {
@@ -524,7 +589,7 @@ static int load_masks(detect_run *r) {
 /* ---- step 9: metrics, heat maps, exported maps (rank 0), maps.h5 (every rank) ---- */
 
 static int write_results_rank0(const detect_run *r, float *maps_all, uint8_t *masks_all,
-                               uint8_t *rgb_all) {
+                               uint8_t *rgb_all, const float *pro_all) {
   const int n = r->n, S = r->S;
   float *scores = xmalloc((size_t)n * sizeof *scores);
   for (int i = 0; i < n; i++) /* the reference's RsCIN output is float32 (musc §A.7.1) */
@@ -532,11 +597,19 @@ static int write_results_rank0(const detect_run *r, float *maps_all, uint8_t *ma
   ad_metrics m;
   ad_metrics_compute(&m, scores, r->labels, maps_all, masks_all, n, S, S);
   free(scores);
+  if (pro_all && masks_all) /* HETMM: AUPRO on its own post-processed map (§B.7) */
+    m.aupro = metric_aupro(pro_all, masks_all, n, S, S);
   char reason[256];
   detect_metrics_reason(reason, sizeof reason, &m, r->labels, r->n, r->has_masks);
   int rc = fs_mkdirs(r->dir);
   if (rc == 0)
     rc = metrics_json_write(r->dir, &m, n, r->hash, reason[0] ? reason : NULL);
+  double pro_hetmm = NAN; /* §B.8, an extra column when asked: not the standard AUPRO */
+  if (rc == 0 && r->hetmm && r->cfg->hetmm.pro_variant) {
+    pro_hetmm =
+        masks_all ? metric_pro_hetmm(pro_all ? pro_all : maps_all, masks_all, n, S, S) : NAN;
+    rc = metrics_json_add(r->dir, "pro_hetmm", pro_hetmm);
+  }
   if (rc == 0 && strcmp(r->cfg->detect.vis, "none")) {
     char vis[OUTPUT_PATH_LEN + 8];
     snprintf(vis, sizeof vis, "%s/vis", r->dir);
@@ -552,27 +625,34 @@ static int write_results_rank0(const detect_run *r, float *maps_all, uint8_t *ma
   log_info("category %s: AUROC-cls %.2f  AP-cls %.2f  F1-cls %.2f  AUROC-px %.2f  AUPRO %.2f",
            r->category, 100 * m.auroc_cls, 100 * m.ap_cls, 100 * m.f1max_cls, 100 * m.auroc_px,
            100 * m.aupro);
+  if (isfinite(pro_hetmm))
+    log_info("category %s: HETMM's own PRO (§B.8, both axes rescaled; not AUPRO) %.2f", r->category,
+             100 * pro_hetmm);
   return 0;
 }
 
 static int write_results(detect_run *r) {
   const size_t px = (size_t)r->S * r->S;
-  float *maps_all = NULL;
+  float *maps_all = NULL, *pro_all = NULL;
   uint8_t *masks_all = NULL, *rgb_all = NULL;
   if (r->rank == 0) {
     maps_all = xmalloc((size_t)r->n * px * sizeof *maps_all);
+    pro_all = r->pro ? xmalloc((size_t)r->n * px * sizeof *pro_all) : NULL;
     masks_all = r->has_masks ? xmalloc((size_t)r->n * px) : NULL;
     rgb_all = r->rgb ? xmalloc((size_t)r->n * px * 3) : NULL;
   }
   gather_rows(maps_all, r->maps, (int)px, MPI_FLOAT, r);
+  if (r->pro)
+    gather_rows(pro_all, r->pro, (int)px, MPI_FLOAT, r);
   if (r->has_masks)
     gather_rows(masks_all, r->masks, (int)px, MPI_UINT8_T, r);
   if (r->rgb)
     gather_rows(rgb_all, r->rgb, (int)px * 3, MPI_UINT8_T, r);
   int rc = 0;
   if (r->rank == 0)
-    rc = write_results_rank0(r, maps_all, masks_all, rgb_all);
+    rc = write_results_rank0(r, maps_all, masks_all, rgb_all, pro_all);
   free(maps_all);
+  free(pro_all);
   free(masks_all);
   free(rgb_all);
   rc = agree_rc(rc, r->comm);
@@ -603,6 +683,10 @@ static int write_results(detect_run *r) {
 }
 
 static void run_free(detect_run *r) {
+  if (r->hbb.free)
+    r->hbb.free(&r->hbb);
+  hetmm_templates_free(&r->tmpl);
+  free(r->pro);
   detect_backbone_free(&r->bb);
   free_taps(r, r->taps);
   free_taps(r, r->ref_taps);
@@ -676,7 +760,8 @@ static int detect_category(const void *export_dir, const config *c, const char *
                   .export_dir = export_dir,
                   .comm = w->group_comm,
                   .rank = w->group_rank,
-                  .size = w->group_size};
+                  .size = w->group_size,
+                  .hetmm = !strcmp(c->detect.method, "hetmm")};
   *n_images = 0;
   output_category_dir(r.dir, sizeof r.dir, c, category);
   stage_key(r.hash, STAGE_DETECT, c, "");
@@ -693,16 +778,20 @@ static int detect_category(const void *export_dir, const config *c, const char *
     rc = agree_report(load_backbone(&r), &r);
   if (!rc) {
     if (r.rank == 0)
-      log_info("category %s: %d test images%s on %d rank%s, %s, %d px, blocks %d..%d", category,
-               r.n, r.n_ref ? ref_note(&r) : "", r.size, r.size == 1 ? "" : "s", r.bb.text, r.S,
-               c->detect.layers.v[0], c->detect.layers.v[c->detect.layers.n - 1]);
-    rc = agree_rc(extract_features(&r), r.comm);
+      log_info("category %s: %s, %d test images%s on %d rank%s, %s, %d px, blocks %d..%d", category,
+               r.hetmm ? "HETMM" : "MuSc", r.n, r.n_ref ? ref_note(&r) : "", r.size,
+               r.size == 1 ? "" : "s", r.bb.text, r.S, c->detect.layers.v[0],
+               c->detect.layers.v[c->detect.layers.n - 1]);
+    if (r.hetmm)
+      rc = run_hetmm(&r);
+    else
+      rc = agree_rc(extract_features(&r), r.comm);
   }
-  if (!rc && c->detect.keep_features)
+  if (!rc && !r.hetmm && c->detect.keep_features)
     rc = write_features(&r);
-  if (!rc)
+  if (!rc && !r.hetmm)
     rc = agree_rc(score_patches(&r), r.comm);
-  if (!rc)
+  if (!rc && !r.hetmm)
     rc = make_maps(&r);
   if (!rc)
     rc = agree_rc(load_masks(&r), r.comm);
@@ -722,9 +811,18 @@ static int detect_category(const void *export_dir, const config *c, const char *
 
 /* Usage checks on a category's config before any work. */
 static int check_config(const config *c, const char *category) {
-  if (strcmp(c->detect.method, "musc")) {
-    log_error("detect.method %s (category %s): not implemented yet; use musc", c->detect.method,
+  if (!strcmp(c->detect.method, "hetmm") &&
+      (strcmp(c->detect.reference, "none") || c->detect.keep_features)) {
+    log_error("category %s: detect.reference and detect.keep_features are MuSc's (HETMM always "
+              "matches against the normal training images; `ancd predict` needs MuSc's pool)",
               category);
+    return ANCD_EXIT_USAGE;
+  }
+  if (!strcmp(c->detect.method, "hetmm"))
+    return hetmm_check_config(c, category);
+  if (strcmp(c->detect.method, "musc")) {
+    log_error("detect.method %s (category %s): not implemented yet; use musc or hetmm",
+              c->detect.method, category);
     return ANCD_EXIT_USAGE;
   }
   if (c->detect.topmin_min != 0.0) {
@@ -769,13 +867,15 @@ int job_detect(int argc, char **argv) {
                            "also write 8-bit PNG maps as DIR/<category>/<type>/<file> "
                            "(AnomalyNCD's layout, one min-max per category)"},
                           {0}};
-  const cli_job job = {"detect",
-                       "Anomaly maps and scores for every test image of every category with "
-                       "MuSc (zero-shot mutual scoring): OUT/<dataset>/<category>/maps.h5 and "
-                       "metrics.json, OUT/<dataset>/tables.md and tables.csv. Categories go "
-                       "round-robin to groups of parallel.group_size ranks; the images of a "
-                       "category are sharded over its group. Complete categories are skipped.",
-                       "-c FILE [--set KEY=VALUE ...] [-o DIR] [--export-maps DIR]", opts, 0};
+  const cli_job job = {
+      "detect",
+      "Anomaly maps and scores for every test image of every category with "
+      "MuSc (zero-shot mutual scoring) or HETMM (template matching against the "
+      "normal training images; detect.method): OUT/<dataset>/<category>/maps.h5 and "
+      "metrics.json, OUT/<dataset>/tables.md and tables.csv. Categories go "
+      "round-robin to groups of parallel.group_size ranks; the images of a "
+      "category are sharded over its group. Complete categories are skipped.",
+      "-c FILE [--set KEY=VALUE ...] [-o DIR] [--export-maps DIR]", opts, 0};
   cli_args a;
   int rc = cli_parse(&a, &job, argc, argv);
   if (rc || a.help)

@@ -50,7 +50,7 @@ expect 2 detect "$tmp/a" "$tmp/o2" --set detect.image_size=40
 contains "$tmp/err" "not a multiple of the backbone's patch 16"
 expect 2 detect "$tmp/a" "$tmp/o2" --set detect.bogus=1
 contains "$tmp/err" "detect.bogus"
-expect 2 detect "$tmp/a" "$tmp/o2" --set detect.method=hetmm
+expect 2 detect "$tmp/a" "$tmp/o2" --set detect.method=import
 contains "$tmp/err" "not implemented yet"
 expect 2 detect "$tmp/a" "$tmp/o2" --set detect.layers=[1,13]
 contains "$tmp/err" "block 13"

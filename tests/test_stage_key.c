@@ -56,18 +56,33 @@ int main(void) {
   config_set *cs = calloc(1, sizeof *cs);
   config_defaults(cs);
   /* Every schema key is classified, and only the listed ones are outside every hash. */
-  const char *outside[] = {"dataset.name", "dataset.categories",   "detect.vis",
-                           "regions.vis",  "parallel.group_size",  "io.max_bad_fraction",
-                           "output.dir",   "classify.gallery_size"};
+  const char *outside[] = {"dataset.name",         "dataset.categories", "detect.vis",
+                           "detect.keep_features", "regions.vis",        "parallel.group_size",
+                           "io.max_bad_fraction",  "output.dir",         "classify.gallery_size"};
   for (int i = 0; i < config_key_count(); i++) {
     const char *key = config_key_name(i);
     int s = stage_of_key(key, &cs->base), is_outside = 0;
     for (size_t j = 0; j < sizeof outside / sizeof *outside; j++)
       is_outside |= !strcmp(key, outside[j]);
+    is_outside |= !strncmp(key, "hetmm.", 6); /* the default method is musc */
     CHECK(is_outside ? s == -1 : s >= 0 && s < STAGE_COUNT, "%s: stage %d", key, s);
   }
   CHECK(config_key_name(config_key_count()) == NULL, "past the end");
   CHECK(stage_of_key("detect.r_list", &cs->base) == STAGE_DETECT, "detect.r_list");
+  {
+    char musc[STAGE_KEY_LEN], hetmm[STAGE_KEY_LEN], hetmm2[STAGE_KEY_LEN];
+    config c = cs->base;
+    stage_key(musc, STAGE_DETECT, &c, "");
+    c.hetmm.tsize = 7; /* HETMM's keys do not touch MuSc's maps */
+    stage_key(hetmm, STAGE_DETECT, &c, "");
+    CHECK(!strcmp(musc, hetmm), "hetmm.tsize changed MuSc's detect key");
+    snprintf(c.detect.method, sizeof c.detect.method, "hetmm");
+    CHECK(stage_of_key("hetmm.alpha", &c) == STAGE_DETECT, "hetmm.alpha under hetmm");
+    stage_key(hetmm, STAGE_DETECT, &c, "");
+    c.hetmm.tsize = 8;
+    stage_key(hetmm2, STAGE_DETECT, &c, "");
+    CHECK(strcmp(hetmm, hetmm2) != 0, "hetmm.tsize did not change HETMM's detect key");
+  }
   CHECK(stage_of_key("backbone.weights", &cs->base) == STAGE_DETECT, "backbone.weights");
   CHECK(stage_of_key("device", &cs->base) == STAGE_DETECT, "device");
   CHECK(stage_of_key("regions.erode_kernel", &cs->base) == STAGE_REGIONS, "erode_kernel");

@@ -243,8 +243,10 @@ static long count_le(const float *sorted, long n, double th) {
   return lo;
 }
 
-/* §A.8 AUPRO (cal_pro_score, max_step 200, expect_fpr 0.3). */
-double metric_aupro(const float *maps, const uint8_t *masks, int n, int h, int w) {
+/* §A.8 AUPRO (cal_pro_score, max_step 200, expect_fpr 0.3); hetmm = 1: HETMM's PRO (§B.8:
+ * np.linspace(min, max, 300), overlap / (area + 1e-5), FPR <= 0.3, both axes rescaled by
+ * (x - min) / (max - min + 1e-5)). */
+static double pro_area(const float *maps, const uint8_t *masks, int n, int h, int w, int hetmm) {
   if (!maps || !masks || n < 1 || h < 1 || w < 1)
     return NAN;
   long hw = (long)h * w, total = (long)n * hw, n_pos = 0;
@@ -316,21 +318,26 @@ double metric_aupro(const float *maps, const uint8_t *masks, int n, int h, int w
   double result = NAN;
   double delta = (hi - lo) / 200.0;
   long n_th = delta > 0.0 ? (long)ceil((hi - lo) / delta) : 0;
+  const double lin_step = (hi - lo) / 299.0;
+  if (hetmm)
+    n_th = 300;
   double step = (lo + delta) - lo;
   double *fprs = xmalloc((size_t)(n_th > 0 ? n_th : 1) * sizeof *fprs);
   double *pros = xmalloc((size_t)(n_th > 0 ? n_th : 1) * sizeof *pros);
   long kept = 0;
   for (long t = 0; t < n_th; t++) {
     double th = t == 0 ? lo : t == 1 ? lo + delta : lo + (double)t * step;
+    if (hetmm) /* np.linspace: arange(300) * step + start, the last one set to stop */
+      th = t == n_th - 1 ? hi : (double)t * lin_step + lo;
     double pro_sum = 0.0;
     for (long r = 0; r < n_regions; r++) {
       long a = area[r];
       long above = a - count_le(region_scores + start[r], a, th);
-      pro_sum += (double)above / (double)a;
+      pro_sum += (double)above / ((double)a + (hetmm ? 1e-5 : 0.0));
     }
     long fp = n_neg - count_le(neg_scores, n_neg, th);
     double fpr = (double)fp / (double)n_neg;
-    if (fpr < 0.3) { /* expect_fpr, strict */
+    if (hetmm ? fpr <= 0.3 : fpr < 0.3) { /* expect_fpr: strict in MuSc, inclusive in HETMM */
       fprs[kept] = fpr;
       pros[kept] = pro_sum / (double)n_regions;
       kept++;
@@ -347,7 +354,16 @@ double metric_aupro(const float *maps, const uint8_t *masks, int n, int h, int w
       fmax = fmax > fprs[k] ? fmax : fprs[k];
     }
     for (long k = 0; k < kept; k++)
-      fprs[k] = (fprs[k] - fmin) / (fmax - fmin);
+      fprs[k] = (fprs[k] - fmin) / (fmax - fmin + (hetmm ? 1e-5 : 0.0));
+    if (hetmm) { /* HETMM also stretches the PRO values (§B.8 step 4) */
+      double pmin = pros[0], pmax = pros[0];
+      for (long k = 1; k < kept; k++) {
+        pmin = pmin < pros[k] ? pmin : pros[k];
+        pmax = pmax > pros[k] ? pmax : pros[k];
+      }
+      for (long k = 0; k < kept; k++)
+        pros[k] = (pros[k] - pmin) / (pmax - pmin + 1e-5);
+    }
     int any_down = 0, any_up = 0;
     for (long k = 1; k < kept; k++) {
       any_down |= fprs[k] - fprs[k - 1] < 0.0;
@@ -367,6 +383,14 @@ double metric_aupro(const float *maps, const uint8_t *masks, int n, int h, int w
   free(start);
   free(area);
   return result;
+}
+
+double metric_aupro(const float *maps, const uint8_t *masks, int n, int h, int w) {
+  return pro_area(maps, masks, n, h, w, 0);
+}
+
+double metric_pro_hetmm(const float *maps, const uint8_t *masks, int n, int h, int w) {
+  return pro_area(maps, masks, n, h, w, 1);
 }
 
 void ad_metrics_compute(ad_metrics *m, const float *scores, const uint8_t *labels,

@@ -16,6 +16,10 @@ double metric_f1max(const float *scores, const uint8_t *labels, long n);
  * negative pixels; points with FPR < 0.3; FPR rescaled by its own min/max; trapezoid area.
  * maps [n, h, w], masks [n, h, w] 0/1. NaN when there is no positive pixel. */
 double metric_aupro(const float *maps, const uint8_t *masks, int n, int h, int w);
+/* HETMM's own PRO (musc_hetmm_spec §B.8), not the standard AUPRO: thresholds np.linspace(min, max,
+ * 300), per-region overlap / (area + 1e-5), points with FPR <= 0.3, FPR and PRO each rescaled by
+ * (x - min) / (max - min + 1e-5), trapezoid area. Reported as pro_hetmm, labelled as such. */
+double metric_pro_hetmm(const float *maps, const uint8_t *masks, int n, int h, int w);
 
 typedef struct {
   double auroc_cls, f1max_cls, ap_cls;     /* image level */

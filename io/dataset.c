@@ -170,7 +170,7 @@ int ds_scan_train_normals(ds_manifest *m, const cfg_dataset *d, const char *cate
     return -1;
   int kept = 0;
   for (int i = 0; i < m->n; i++)
-    if (m->items[i].split == DS_TRAIN && m->items[i].label == 0)
+    if (ds_is_train_normal(&m->items[i]))
       m->items[kept++] = m->items[i];
   m->n = kept;
   return 0;

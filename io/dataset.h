@@ -45,6 +45,10 @@ void ds_free(ds_manifest *m);
  * HETMM's templates (and any stage that needs normal references) read them. m->n = 0 when the
  * layout or category has none: not an error here, the caller names what needs them. */
 int ds_scan_train_normals(ds_manifest *m, const cfg_dataset *d, const char *category);
+/* The one test of "a normal training image" (HETMM's templates, detect.reference: train). */
+static inline int ds_is_train_normal(const ds_item *it) {
+  return it->split == DS_TRAIN && it->label == 0;
+}
 
 typedef struct {
   char path[CFG_PATH_LEN];

@@ -113,7 +113,7 @@ static int take_references(detect_run *r, const ds_manifest *m) {
   r->refs = xmalloc(((size_t)m->n + 1) * sizeof *r->refs);
   r->n_ref = 0;
   for (int i = 0; i < m->n; i++)
-    if (m->items[i].split == DS_TRAIN && m->items[i].label == 0)
+    if (ds_is_train_normal(&m->items[i]))
       r->refs[r->n_ref++] = m->items[i];
   if (r->n_ref > 0)
     return 0;
@@ -151,7 +151,7 @@ static int load_items(detect_run *r) {
       const int with_refs = !strcmp(r->cfg->detect.reference, "train");
       int kept = 0;
       for (int i = 0; i < m.n; i++)
-        if (m.items[i].split == DS_TEST || (with_refs && m.items[i].label == 0))
+        if (m.items[i].split == DS_TEST || (with_refs && ds_is_train_normal(&m.items[i])))
           m.items[kept++] = m.items[i];
       m.n = kept;
       if (ds_validate_ex(&m, &rep, r->cfg->io.max_bad_fraction, 1) != 0) {

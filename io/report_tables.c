@@ -81,6 +81,17 @@ static void dir_name(char *out, size_t n, const char *dir) {
   snprintf(out, n, "%.*s", (int)(len - begin), dir + begin);
 }
 
+/* Writes the JSON text json (malloc'ed by json_dumps, freed here) to path atomically, with the
+ * newline a text file ends with. */
+static int write_json_text(const char *path, char *json) {
+  size_t len = strlen(json);
+  json = xrealloc(json, len + 2);
+  memcpy(json + len, "\n", 2);
+  int rc = fs_write_atomic(path, json, len + 1);
+  free(json);
+  return rc;
+}
+
 /* The fewest significant digits, 15 to 17, at which every finite metric reads back as the same
  * double (jansson takes one precision per document). */
 static int exact_precision(const ad_metrics *m) {
@@ -120,12 +131,7 @@ int metrics_json_write(const char *dir, const ad_metrics *m, int n_images, const
   if (!json)
     return ancd_errorf("%s: cannot encode as JSON: %s", path,
                        e.text[0] ? e.text : "out of memory, or a reason that is not UTF-8");
-  size_t len = strlen(json);
-  json = xrealloc(json, len + 2); /* json_dumps allocates with malloc */
-  memcpy(json + len, "\n", 2);    /* a text file ends with a newline */
-  int rc = fs_write_atomic(path, json, len + 1);
-  free(json);
-  return rc;
+  return write_json_text(path, json);
 }
 
 int metrics_json_add(const char *dir, const char *key, double value) {
@@ -143,12 +149,7 @@ int metrics_json_add(const char *dir, const char *key, double value) {
   json_decref(o);
   if (!json)
     return ancd_errorf("%s: cannot encode as JSON", path);
-  size_t len = strlen(json);
-  json = xrealloc(json, len + 2);
-  memcpy(json + len, "\n", 2);
-  int rc = fs_write_atomic(path, json, len + 1);
-  free(json);
-  return rc;
+  return write_json_text(path, json);
 }
 
 int metrics_json_read(const char *dir, ad_metrics *m) {
@@ -220,12 +221,7 @@ int ncd_json_write(const char *dir, const ncd_summary *s, const char *stage_key)
   json_decref(o);
   if (!json)
     return ancd_errorf("%s: cannot encode as JSON (a reason that is not UTF-8?)", path);
-  size_t len = strlen(json);
-  json = xrealloc(json, len + 2);
-  memcpy(json + len, "\n", 2);
-  int rc = fs_write_atomic(path, json, len + 1);
-  free(json);
-  return rc;
+  return write_json_text(path, json);
 }
 
 static double number_or_nan(const json_t *v) {

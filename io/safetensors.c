@@ -62,10 +62,14 @@ static const char *type_name(const json_t *v) {
   return "null";
 }
 
-static void format_shape(char *out, size_t n, const int64_t *shape, int rank) {
+void st_format_shape(char *out, size_t n, const int64_t *shape, int rank) {
   size_t len = (size_t)snprintf(out, n, "[");
-  for (int k = 0; k < rank && len < n; k++)
-    len += (size_t)snprintf(out + len, n - len, "%s%lld", k ? ", " : "", (long long)shape[k]);
+  for (int k = 0; k < rank && len < n; k++) {
+    if (shape[k] < 0)
+      len += (size_t)snprintf(out + len, n - len, "%s*", k ? ", " : "");
+    else
+      len += (size_t)snprintf(out + len, n - len, "%s%lld", k ? ", " : "", (long long)shape[k]);
+  }
   if (len < n)
     snprintf(out + len, n - len, "]");
 }
@@ -190,7 +194,7 @@ static int check_extents(const st_file *f, placed *p, int n, size_t data_size) {
                          "(the data section has %zu bytes; truncated?)",
                          f->path, t->name, (long long)x->begin, (long long)x->end, data_size);
     if (x->end - x->begin != t->numel * x->size) {
-      format_shape(shape, sizeof shape, t->shape, t->rank);
+      st_format_shape(shape, sizeof shape, t->shape, t->rank);
       return ancd_errorf("%s: tensor '%s': data_offsets [%lld, %lld) hold %lld bytes, but %s %s "
                          "needs %lld",
                          f->path, t->name, (long long)x->begin, (long long)x->end,

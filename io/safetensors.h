@@ -45,5 +45,7 @@ int st_check_float(const st_file *f, const st_tensor *t);
 void st_to_f32(float *out, const st_tensor *t);
 /* The __metadata__ value of key, or NULL. */
 const char *st_metadata(const st_file *f, const char *key);
+/* "[a, b, c]" for messages; a negative dimension (a wildcard of the caller's) prints as "*". */
+void st_format_shape(char *out, size_t n, const int64_t *shape, int rank);
 
 #endif

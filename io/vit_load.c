@@ -238,18 +238,6 @@ static void key_name(char *out, size_t n, const loader *L, int outer, int block,
     snprintf(out, n, "%s%s", prefix, key);
 }
 
-static void format_shape(char *out, size_t n, const int64_t *shape, int rank) {
-  size_t len = (size_t)snprintf(out, n, "[");
-  for (int k = 0; k < rank && len < n; k++) {
-    if (shape[k] == ANY)
-      len += (size_t)snprintf(out + len, n - len, "%s*", k ? ", " : "");
-    else
-      len += (size_t)snprintf(out + len, n - len, "%s%lld", k ? ", " : "", (long long)shape[k]);
-  }
-  if (len < n)
-    snprintf(out + len, n - len, "]");
-}
-
 /* t's shape with leading 1s dropped down to rank want_rank ([1, 1, D] -> [D]); its rank. */
 static int squeezed(int64_t *out, const st_tensor *t, int want_rank) {
   int skip = 0;
@@ -280,8 +268,8 @@ static int find(const st_tensor **t, int64_t *got, loader *L, int optional, int 
     ok = want[k] == ANY || want[k] == shape[k];
   if (!ok) {
     char have_s[160], want_s[160];
-    format_shape(have_s, sizeof have_s, (*t)->shape, (*t)->rank);
-    format_shape(want_s, sizeof want_s, want, want_rank);
+    st_format_shape(have_s, sizeof have_s, (*t)->shape, (*t)->rank);
+    st_format_shape(want_s, sizeof want_s, want, want_rank);
     return ancd_errorf("%s: tensor '%s' has shape %s, expected %s (%s convention)", L->f.path, name,
                        have_s, want_s, L->cv->name);
   }

@@ -24,14 +24,6 @@ typedef struct {
   int64_t total; /* floats over every piece */
 } loader;
 
-static void format_shape(char *out, size_t n, const int64_t *shape, int rank) {
-  size_t len = (size_t)snprintf(out, n, "[");
-  for (int k = 0; k < rank && len < n; k++)
-    len += (size_t)snprintf(out + len, n - len, "%s%lld", k ? ", " : "", (long long)shape[k]);
-  if (len < n)
-    snprintf(out + len, n - len, "]");
-}
-
 /* The tensor <prefix><key> or NULL (no error). */
 static const st_tensor *lookup(const loader *L, const char *key) {
   char name[512];
@@ -53,9 +45,9 @@ static int find(const st_tensor **t, const loader *L, const char *key, const int
     ok = (*t)->shape[k] == want[k];
   if (!ok) {
     char have_s[160], want_s[160] = "rank";
-    format_shape(have_s, sizeof have_s, (*t)->shape, (*t)->rank);
+    st_format_shape(have_s, sizeof have_s, (*t)->shape, (*t)->rank);
     if (want)
-      format_shape(want_s, sizeof want_s, want, rank);
+      st_format_shape(want_s, sizeof want_s, want, rank);
     else
       snprintf(want_s, sizeof want_s, "rank %d", rank);
     return ancd_errorf("%s: tensor '%s' has shape %s, expected %s", L->f.path, (*t)->name, have_s,

@@ -111,7 +111,8 @@ static size_t carve(vit_model *m, arena *ar) {
   const size_t B = (size_t)m->max_batch, T = (size_t)m->T, L = (size_t)m->L;
   const size_t D = (size_t)m->d.dim, M = (size_t)m->d.mlp_dim, P = (size_t)m->d.patch;
   const size_t E = max_size(max_size((size_t)m->d.embed_dim, (size_t)m->d.n_classes), 1);
-  const size_t n[8] = {
+  const size_t NH = (size_t)m->d.heads;
+  const size_t n[11] = {
       B * T * D,                                        /* x: the residual stream */
       B * T * D,                                        /* ln: LayerNorm and branch outputs */
       B * max_size(T * 3 * D, 3 * (size_t)m->H * m->W), /* stage: images, then qkv */
@@ -120,11 +121,14 @@ static size_t carve(vit_model *m, arena *ar) {
       B * max_size(T * M, L * 3 * P * P), /* work: im2col columns, MLP hidden */
       B * D,                              /* cls_ln: final-normed CLS rows */
       2 * B * E,                          /* head_out: proj/head, normalised */
+      B * NH * T,                         /* cls_p */
+      B * D,                              /* cls_x */
+      max_size(T, NH),                    /* ones */
   };
-  float **slot[8] = {&m->x,       &m->ln,   &m->stage,  &m->att,
-                     &m->scratch, &m->work, &m->cls_ln, &m->head_out};
+  float **slot[11] = {&m->x,      &m->ln,       &m->stage, &m->att,   &m->scratch, &m->work,
+                      &m->cls_ln, &m->head_out, &m->cls_p, &m->cls_x, &m->ones};
   size_t bytes = 0;
-  for (int i = 0; i < 8; i++) {
+  for (int i = 0; i < 11; i++) {
     bytes += arena_float_bytes(n[i]);
     if (ar)
       *slot[i] = arena_floats(ar, n[i]);
@@ -174,6 +178,12 @@ int vit_create(vit_model **out, const vit_desc *desc, const vit_weights *w, cons
 
   arena_init(&m->ar, o, carve(m, NULL));
   carve(m, &m->ar);
+  const int n_ones = m->T > desc->heads ? m->T : desc->heads;
+  float *ones = xmalloc((size_t)n_ones * sizeof *ones);
+  for (int i = 0; i < n_ones; i++)
+    ones[i] = 1.0f;
+  o->to_device(m->ones, ones, (size_t)n_ones * sizeof *ones);
+  free(ones);
   *out = m;
   return 0;
 }
@@ -232,6 +242,64 @@ void vit_block_forward(vit_model *m, const vit_block_weights *k, int B, const fl
     o->add_scaled(m->x, m->x, m->ln, k->ls2, BT, D);
   else
     o->add(m->x, m->x, m->ln, (long)BT * D);
+}
+
+void vit_block_forward_cls(vit_model *m, const vit_block_weights *k, int B, const float *cls_bias,
+                           const vit_block_saved *save) {
+  const ops *o = m->o;
+  const vit_desc *d = &m->d;
+  const int D = d->dim, M = d->mlp_dim, T = m->T, BT = B * T, NH = d->heads, hs = D / NH;
+  const long row = 3L * T * D; /* one image's qkv */
+  const float scale = 1.0f / sqrtf((float)hs);
+  float *qkv = save ? save->qkv : m->stage, *p = save ? save->cls_p : m->cls_p;
+  float *att = save ? save->att : m->att, *pre = save ? save->pre : m->work, *hidden = m->work;
+  float *xc = m->cls_x;
+  if (save) {
+    o->copy(save->x_in, m->x, (size_t)BT * D * sizeof(float));
+    o->layernorm_train(m->ln, save->ln1_mean, save->ln1_rstd, m->x, k->ln1_w, k->ln1_b, BT, D,
+                       d->ln_eps);
+  } else {
+    o->layernorm(m->ln, m->x, k->ln1_w, k->ln1_b, BT, D, d->ln_eps);
+  }
+  o->matmul(qkv, m->ln, k->qkv_w, k->qkv_b, BT, D, 3 * D);
+  /* p[b,h,:] = softmax(scale q0 k^T + cls_bias[b,:]) with the heads a strided batch, as the
+   * attention op's; the bias goes in first, one outer product ones[heads] x bias[b] per image. */
+  if (cls_bias)
+    o->gemm_batched(p, m->ones, cls_bias, B, NH, T, 1, 0, 0, 1, T, T, 0, T, (long)NH * T, 1.0f,
+                    0.0f);
+  for (int b = 0; b < B; b++)
+    o->gemm_batched(p + (long)b * NH * T, qkv + b * row, qkv + b * row + D, NH, 1, T, hs, 0, 1,
+                    3 * D, 3 * D, T, hs, hs, T, scale, cls_bias ? 1.0f : 0.0f);
+  o->softmax(p, p, (long)B * NH, T);
+  for (int b = 0; b < B; b++) /* att[b, h*hs..] = p[b,h] v_h */
+    o->gemm_batched(att + (long)b * D, p + (long)b * NH * T, qkv + b * row + 2 * D, NH, 1, hs, T, 0,
+                    0, T, 3 * D, hs, T, hs, hs, 1.0f, 0.0f);
+  for (int b = 0; b < B; b++)
+    o->copy(xc + (size_t)b * D, m->x + (size_t)b * T * D, (size_t)D * sizeof(float));
+  o->matmul(m->ln, att, k->proj_w, k->proj_b, B, D, D);
+  if (k->ls1)
+    o->add_scaled(xc, xc, m->ln, k->ls1, B, D);
+  else
+    o->add(xc, xc, m->ln, (long)B * D);
+  if (save) {
+    o->copy(save->x_mid, xc, (size_t)B * D * sizeof(float));
+    o->layernorm_train(m->ln, save->ln2_mean, save->ln2_rstd, xc, k->ln2_w, k->ln2_b, B, D,
+                       d->ln_eps);
+  } else {
+    o->layernorm(m->ln, xc, k->ln2_w, k->ln2_b, B, D, d->ln_eps);
+  }
+  o->matmul(pre, m->ln, k->fc1_w, k->fc1_b, B, D, M);
+  if (d->act == VIT_ACT_QUICK_GELU)
+    o->quick_gelu(hidden, pre, (long)B * M);
+  else
+    o->gelu(hidden, pre, (long)B * M);
+  o->matmul(m->ln, hidden, k->fc2_w, k->fc2_b, B, M, D);
+  if (k->ls2)
+    o->add_scaled(xc, xc, m->ln, k->ls2, B, D);
+  else
+    o->add(xc, xc, m->ln, (long)B * D);
+  for (int b = 0; b < B; b++)
+    o->copy(m->x + (size_t)b * T * D, xc + (size_t)b * D, (size_t)D * sizeof(float));
 }
 
 /* Copies the taps of block b (1-based) to the host, per family (§A.4.2 "Which tokens"). */
@@ -318,9 +386,15 @@ int vit_forward(vit_model *m, const float *images, int B, const int *taps, int n
     return ancd_errorf("vit: CLIP embedding requested but the model has no proj");
   if (embed || logits)
     last = d->depth;
+  int tap_last = 0; /* a tap of the last block needs all its tokens */
+  for (int i = 0; i < n_taps; i++)
+    tap_last |= taps[i] == d->depth;
   vit_embed(m, images, B);
   for (int b = 1; b <= last; b++) {
-    vit_block_forward(m, &m->w.blocks[b - 1], B, NULL, NULL);
+    if (b == d->depth && !tap_last) /* only the head's CLS rows are left to compute */
+      vit_block_forward_cls(m, &m->w.blocks[b - 1], B, NULL, NULL);
+    else
+      vit_block_forward(m, &m->w.blocks[b - 1], B, NULL, NULL);
     copy_taps(m, b, B, taps, n_taps, tap_out);
   }
   if (embed || logits)

@@ -44,6 +44,7 @@ struct mgvit {
   float *f, *f_mean, *f_rstd;
   float *pre1, *g1, *pre2, *g2, *z;
   float *dx, *dln, *dy, *datt, *dqkv, *dhid, *dpre, *att_scratch;
+  float *dxc, *dp, *ds, *dot; /* the CLS-only last block's backward */
   float *df, *dz, *dg, *dph;
   float *host_bias;
   int last_n; /* rows of the last forward; 0 before any */
@@ -202,6 +203,9 @@ static void stage_initial(const mgvit *m, float *host, const vit_weights *w, uin
 static size_t carve(mgvit *m, arena *ar) {
   const size_t N = (size_t)m->c.max_batch, T = (size_t)m->T, D = (size_t)m->D, M = (size_t)m->M;
   const size_t NT = N * T, H = (size_t)m->c.proj_hidden, P = (size_t)m->c.proj_out;
+  const size_t NH = (size_t)m->d.heads;
+  /* Rows of the branch gradients: every token's when a full block trains, else the CLS rows. */
+  const size_t NR = m->n_trained > 1 ? NT : N;
   size_t bytes = 0;
 #define CARVE(ptr, count)                                                                          \
   do {                                                                                             \
@@ -211,15 +215,18 @@ static size_t carve(mgvit *m, arena *ar) {
   } while (0)
   for (int b = 0; b < m->n_trained; b++) {
     vit_block_saved *s = &m->saved[b];
+    const size_t R = b == m->n_trained - 1 ? N : NT; /* the last block: CLS rows after qkv */
     CARVE(s->x_in, NT * D);
     CARVE(s->ln1_mean, NT);
     CARVE(s->ln1_rstd, NT);
     CARVE(s->qkv, NT * 3 * D);
-    CARVE(s->att, NT * D);
-    CARVE(s->x_mid, NT * D);
-    CARVE(s->ln2_mean, NT);
-    CARVE(s->ln2_rstd, NT);
-    CARVE(s->pre, NT * M);
+    CARVE(s->att, R * D);
+    CARVE(s->x_mid, R * D);
+    CARVE(s->ln2_mean, R);
+    CARVE(s->ln2_rstd, R);
+    CARVE(s->pre, R * M);
+    if (b == m->n_trained - 1)
+      CARVE(s->cls_p, N * NH * T);
   }
   CARVE(m->bias, NT);
   CARVE(m->f, N * D);
@@ -232,12 +239,17 @@ static size_t carve(mgvit *m, arena *ar) {
   CARVE(m->z, N * P);
   CARVE(m->dx, NT * D);
   CARVE(m->dln, NT * D);
-  CARVE(m->dy, m->d.layerscale ? NT * D : 1);
-  CARVE(m->datt, NT * D);
+  CARVE(m->dy, m->d.layerscale ? NR * D : 1);
+  CARVE(m->datt, NR * D);
   CARVE(m->dqkv, NT * 3 * D);
-  CARVE(m->dhid, NT * M);
-  CARVE(m->dpre, NT * M);
-  CARVE(m->att_scratch, m->o->attention_backward_scratch(m->c.max_batch, m->T, m->D, m->d.heads));
+  CARVE(m->dhid, NR * M);
+  CARVE(m->dpre, NR * M);
+  CARVE(m->dxc, N * D);
+  CARVE(m->dp, N * NH * T);
+  CARVE(m->ds, N * NH * T);
+  CARVE(m->dot, N * NH);
+  if (m->n_trained > 1)
+    CARVE(m->att_scratch, m->o->attention_backward_scratch(m->c.max_batch, m->T, m->D, m->d.heads));
   CARVE(m->df, N * D);
   CARVE(m->dz, N * P);
   CARVE(m->dg, N * H);
@@ -437,15 +449,16 @@ int mgvit_forward(mgvit *m, const float *images, const float *masks, int N, floa
   vit_embed(vm, images, N);
   for (int b = 0; b < m->d.depth; b++) {
     const float *bias = b >= m->mask_from ? m->bias : NULL;
-    if (b < m->first)
-      vit_block_forward(vm, &vm->w.blocks[b], N, bias, NULL);
+    const vit_block_weights *k = b < m->first ? &vm->w.blocks[b] : &m->tw[b - m->first];
+    const vit_block_saved *save = b < m->first ? NULL : &m->saved[b - m->first];
+    if (b == m->d.depth - 1) /* only the CLS rows reach f */
+      vit_block_forward_cls(vm, k, N, bias, save);
     else
-      vit_block_forward(vm, &m->tw[b - m->first], N, bias, &m->saved[b - m->first]);
+      vit_block_forward(vm, k, N, bias, save);
   }
-  /* f = the frozen final LayerNorm of each CLS row (row 0 of each image). */
-  for (int n = 0; n < N; n++)
-    o->layernorm_train(m->f + (size_t)n * D, m->f_mean + n, m->f_rstd + n,
-                       vm->x + (size_t)n * T * D, vm->w.norm_w, vm->w.norm_b, 1, D, m->d.ln_eps);
+  /* f = the frozen final LayerNorm of the CLS rows (vm->cls_x: row 0 of each image). */
+  o->layernorm_train(m->f, m->f_mean, m->f_rstd, vm->cls_x, vm->w.norm_w, vm->w.norm_b, N, D,
+                     m->d.ln_eps);
   /* Projector §5.4: Linear, GELU, Linear, GELU, Linear. */
   o->matmul(m->pre1, m->f, m->pw[0], m->pb[0], N, D, H);
   o->gelu(m->g1, m->pre1, (long)N * H);
@@ -522,10 +535,99 @@ static void block_backward(mgvit *m, int b, int N, int need_dinp) {
                         s->ln1_mean, s->ln1_rstd, BT, D);
 }
 
+/* The last block, trained, when only its CLS rows were computed (vit_block_forward_cls): on
+ * entry dxc = dL/d(CLS rows of the output) [N, D]; on exit, when need_dinp, dx = dL/d(block
+ * input) [N, T, D]. The attention backward of the CLS query alone, with the heads a strided
+ * batch as in the forward, p the kept probabilities:
+ *   dv += p^T do,  dp = do v^T,  ds = p o (dp - sum(p o dp)),  dq0 += scale ds k,
+ *   dk += scale ds^T q0. */
+static void block_backward_cls(mgvit *m, int b, int N, int need_dinp) {
+  const ops *o = m->o;
+  vit_model *vm = m->vm;
+  const vit_desc *d = &m->d;
+  const vit_block_weights *k = &m->tw[b];
+  const block_grads *g = &m->tg[b];
+  const vit_block_saved *s = &m->saved[b];
+  const int D = m->D, M = m->M, T = m->T, BT = N * T, NH = d->heads, hs = D / NH;
+  const long row = 3L * T * D;
+  const float scale = 1.0f / sqrtf((float)hs);
+  const size_t cd = (size_t)N * D * sizeof(float), cm = (size_t)N * M * sizeof(float);
+  const size_t nd = (size_t)BT * D * sizeof(float), np = (size_t)N * NH * T;
+  float *ln = vm->ln, *hidden = vm->work;
+
+  /* The MLP and proj of the CLS rows: block_backward's steps on N rows. */
+  o->layernorm(ln, s->x_mid, k->ln2_w, k->ln2_b, N, D, d->ln_eps); /* recomputed */
+  if (d->act == VIT_ACT_QUICK_GELU)
+    o->quick_gelu(hidden, s->pre, (long)N * M);
+  else
+    o->gelu(hidden, s->pre, (long)N * M);
+  const float *dbranch = m->dxc;
+  if (k->ls2) {
+    o->matmul(m->datt, hidden, k->fc2_w, k->fc2_b, N, M, D);
+    o->memset0(m->dy, cd);
+    o->add_scaled_backward(NULL, m->dy, g->ls2, m->dxc, m->datt, k->ls2, N, D);
+    dbranch = m->dy;
+  }
+  o->memset0(m->dhid, cm);
+  o->matmul_backward(m->dhid, g->fc2_w, g->fc2_b, dbranch, hidden, k->fc2_w, N, M, D);
+  o->memset0(m->dpre, cm);
+  if (d->act == VIT_ACT_QUICK_GELU)
+    o->quick_gelu_backward(m->dpre, s->pre, m->dhid, (long)N * M);
+  else
+    o->gelu_backward(m->dpre, s->pre, m->dhid, (long)N * M);
+  o->memset0(m->dln, cd);
+  o->matmul_backward(m->dln, g->fc1_w, g->fc1_b, m->dpre, ln, k->fc1_w, N, D, M);
+  o->layernorm_backward(m->dxc, g->ln2_w, g->ln2_b, m->dln, s->x_mid, k->ln2_w, s->ln2_mean,
+                        s->ln2_rstd, N, D);
+  dbranch = m->dxc;
+  if (k->ls1) {
+    o->matmul(m->datt, s->att, k->proj_w, k->proj_b, N, D, D);
+    o->memset0(m->dy, cd);
+    o->add_scaled_backward(NULL, m->dy, g->ls1, m->dxc, m->datt, k->ls1, N, D);
+    dbranch = m->dy;
+  }
+  o->memset0(m->datt, cd);
+  o->matmul_backward(m->datt, g->proj_w, g->proj_b, dbranch, s->att, k->proj_w, N, D, D);
+
+  /* The CLS query's attention. */
+  o->memset0(m->dqkv, 3 * nd);
+  for (int n = 0; n < N; n++) {
+    const float *q = s->qkv + n * row, *p = s->cls_p + (long)n * NH * T, *dO = m->datt + n * D;
+    float *dv = m->dqkv + n * row + 2 * D;
+    o->gemm_batched(dv, p, dO, NH, T, hs, 1, 1, 0, T, hs, 3 * D, T, hs, hs, 1.0f, 1.0f);
+    o->gemm_batched(m->dp + (long)n * NH * T, dO, q + 2 * D, NH, 1, T, hs, 0, 1, hs, 3 * D, T, hs,
+                    hs, T, 1.0f, 0.0f);
+  }
+  /* ds = p o (dp - dot), dot = the row sums of p o dp: a batch of dot products, an outer product
+   * with ones subtracted, then an elementwise product (add_scaled on one long row). */
+  o->gemm_batched(m->dot, s->cls_p, m->dp, N * NH, 1, 1, T, 0, 1, T, T, 1, T, T, 1, 1.0f, 0.0f);
+  o->gemm_batched(m->dp, m->dot, vm->ones, 1, N * NH, T, 1, 0, 0, 1, T, T, 0, 0, 0, -1.0f, 1.0f);
+  o->memset0(m->ds, np * sizeof(float));
+  o->add_scaled(m->ds, m->ds, m->dp, s->cls_p, 1, (int)np);
+  for (int n = 0; n < N; n++) {
+    const float *q = s->qkv + n * row, *ds = m->ds + (long)n * NH * T;
+    float *dq = m->dqkv + n * row;
+    o->gemm_batched(dq, ds, q + D, NH, 1, hs, T, 0, 0, T, 3 * D, 3 * D, T, hs, hs, scale, 1.0f);
+    o->gemm_batched(dq + D, ds, q, NH, T, hs, 1, 1, 0, T, 3 * D, 3 * D, T, hs, hs, scale, 1.0f);
+  }
+
+  /* qkv and LN1 of every token; the residual's share of dx is on the CLS rows only. */
+  o->layernorm(ln, s->x_in, k->ln1_w, k->ln1_b, BT, D, d->ln_eps); /* recomputed */
+  o->memset0(m->dln, nd);
+  o->matmul_backward(m->dln, g->qkv_w, g->qkv_b, m->dqkv, ln, k->qkv_w, BT, D, 3 * D);
+  if (need_dinp) {
+    o->memset0(m->dx, nd);
+    for (int n = 0; n < N; n++)
+      o->copy(m->dx + (size_t)n * T * D, m->dxc + (size_t)n * D, (size_t)D * sizeof(float));
+  }
+  o->layernorm_backward(need_dinp ? m->dx : NULL, g->ln1_w, g->ln1_b, m->dln, s->x_in, k->ln1_w,
+                        s->ln1_mean, s->ln1_rstd, BT, D);
+}
+
 int mgvit_backward(mgvit *m, const float *df, const float *dz, const float *dv, int N) {
   const ops *o = m->o;
   vit_model *vm = m->vm;
-  const int D = m->D, T = m->T, H = m->c.proj_hidden, P = m->c.proj_out, C = m->c.n_classes;
+  const int D = m->D, H = m->c.proj_hidden, P = m->c.proj_out, C = m->c.n_classes;
   if (N != m->last_n)
     return ancd_errorf("mgvit: backward of %d rows after a forward of %d", N, m->last_n);
   o->memset0(m->grads, m->n_params * sizeof(float));
@@ -547,12 +649,11 @@ int mgvit_backward(mgvit *m, const float *df, const float *dz, const float *dv, 
   o->matmul_backward(m->df, m->pgw[0], m->pgb[0], m->dph, m->f, m->pw[0], N, D, H);
 
   /* The frozen final LayerNorm of the CLS rows: only they reach the loss. */
-  o->memset0(m->dx, (size_t)N * T * D * sizeof(float));
-  for (int n = 0; n < N; n++)
-    o->layernorm_backward(m->dx + (size_t)n * T * D, NULL, NULL, m->df + (size_t)n * D,
-                          vm->x + (size_t)n * T * D, vm->w.norm_w, m->f_mean + n, m->f_rstd + n, 1,
-                          D);
-  for (int b = m->n_trained - 1; b >= 0; b--)
+  o->memset0(m->dxc, (size_t)N * D * sizeof(float));
+  o->layernorm_backward(m->dxc, NULL, NULL, m->df, vm->cls_x, vm->w.norm_w, m->f_mean, m->f_rstd, N,
+                        D);
+  block_backward_cls(m, m->n_trained - 1, N, m->n_trained > 1);
+  for (int b = m->n_trained - 2; b >= 0; b--)
     block_backward(m, b, N, b > 0);
   o->synchronize();
   return 0;

@@ -215,17 +215,23 @@ static size_t carve(mgvit *m, arena *ar) {
   } while (0)
   for (int b = 0; b < m->n_trained; b++) {
     vit_block_saved *s = &m->saved[b];
-    const size_t R = b == m->n_trained - 1 ? N : NT; /* the last block: CLS rows after qkv */
-    CARVE(s->x_in, NT * D);
+    const int last = b == m->n_trained - 1;
+    const size_t R = last ? N : NT; /* the last block: CLS rows after qkv */
+    if (last) { /* its input stays in the stream, its qkv in the stage: nothing runs after it */
+      s->x_in = m->vm->x;
+      s->qkv = m->vm->stage;
+    } else {
+      CARVE(s->x_in, NT * D);
+      CARVE(s->qkv, NT * 3 * D);
+    }
     CARVE(s->ln1_mean, NT);
     CARVE(s->ln1_rstd, NT);
-    CARVE(s->qkv, NT * 3 * D);
     CARVE(s->att, R * D);
     CARVE(s->x_mid, R * D);
     CARVE(s->ln2_mean, R);
     CARVE(s->ln2_rstd, R);
     CARVE(s->pre, R * M);
-    if (b == m->n_trained - 1)
+    if (last)
       CARVE(s->cls_p, N * NH * T);
   }
   CARVE(m->bias, NT);

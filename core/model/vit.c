@@ -255,7 +255,8 @@ void vit_block_forward_cls(vit_model *m, const vit_block_weights *k, int B, cons
   float *att = save ? save->att : m->att, *pre = save ? save->pre : m->work, *hidden = m->work;
   float *xc = m->cls_x;
   if (save) {
-    o->copy(save->x_in, m->x, (size_t)BT * D * sizeof(float));
+    if (save->x_in != m->x) /* m->x keeps the block's input: the caller may point x_in at it */
+      o->copy(save->x_in, m->x, (size_t)BT * D * sizeof(float));
     o->layernorm_train(m->ln, save->ln1_mean, save->ln1_rstd, m->x, k->ln1_w, k->ln1_b, BT, D,
                        d->ln_eps);
   } else {
@@ -298,8 +299,6 @@ void vit_block_forward_cls(vit_model *m, const vit_block_weights *k, int B, cons
     o->add_scaled(xc, xc, m->ln, k->ls2, B, D);
   else
     o->add(xc, xc, m->ln, (long)B * D);
-  for (int b = 0; b < B; b++)
-    o->copy(m->x + (size_t)b * T * D, xc + (size_t)b * D, (size_t)D * sizeof(float));
 }
 
 /* Copies the taps of block b (1-based) to the host, per family (§A.4.2 "Which tokens"). */
@@ -327,14 +326,18 @@ static void copy_taps(vit_model *m, int b, int B, const int *taps, int n_taps, f
   }
 }
 
-/* Image-level outputs from the final CLS rows (§A.4.2 "Image-level embedding for RsCIN"). */
-static void head_forward(vit_model *m, int B, float *embed, float *logits) {
+/* Image-level outputs from the final CLS rows (§A.4.2 "Image-level embedding for RsCIN"), in
+ * m->cls_x after a CLS-only last block, else in row 0 of each image of m->x. */
+static void head_forward(vit_model *m, int B, int cls_only, float *embed, float *logits) {
   const ops *o = m->o;
   const vit_desc *d = &m->d;
   const int D = d->dim, T = m->T;
-  for (int n = 0; n < B; n++) /* norm (CLIP: ln_post) of each image's CLS row */
-    o->layernorm(m->cls_ln + (size_t)n * D, m->x + (size_t)n * T * D, m->w.norm_w, m->w.norm_b, 1,
-                 D, d->ln_eps);
+  if (cls_only) /* norm (CLIP: ln_post) of each image's CLS row */
+    o->layernorm(m->cls_ln, m->cls_x, m->w.norm_w, m->w.norm_b, B, D, d->ln_eps);
+  else
+    for (int n = 0; n < B; n++)
+      o->layernorm(m->cls_ln + (size_t)n * D, m->x + (size_t)n * T * D, m->w.norm_w, m->w.norm_b, 1,
+                   D, d->ln_eps);
   if (embed && d->family == VIT_CLIP) { /* ln_post(CLS) @ proj, L2-normalised */
     const int E = d->embed_dim;
     float *normed = m->head_out + (size_t)B * E;
@@ -398,7 +401,7 @@ int vit_forward(vit_model *m, const float *images, int B, const int *taps, int n
     copy_taps(m, b, B, taps, n_taps, tap_out);
   }
   if (embed || logits)
-    head_forward(m, B, embed, logits);
+    head_forward(m, B, !tap_last, embed, logits);
   o->synchronize();
   return 0;
 }

@@ -52,9 +52,8 @@ void vit_block_forward(vit_model *m, const vit_block_weights *k, int B, const fl
 
 /* The same block when only the CLS rows of its output are used (the last block under the
  * logits, the embedding or MGViT's features): LN1 and qkv of every token (the keys and values),
- * then the CLS query's attention, proj and MLP on B rows only, the result written to the CLS
- * row of each image in m->x (the other rows keep the block's input). About a quarter of a
- * block's FLOPs at ViT-B/16. */
+ * then the CLS query's attention, proj and MLP on B rows only, the result in m->cls_x [B, D];
+ * m->x keeps the block's input. About a quarter of a block's FLOPs at ViT-B/16. */
 void vit_block_forward_cls(vit_model *m, const vit_block_weights *k, int B, const float *cls_bias,
                            const vit_block_saved *save);
 

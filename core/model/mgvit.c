@@ -45,6 +45,7 @@ struct mgvit {
   float *pre1, *g1, *pre2, *g2, *z;
   float *dx, *dln, *dy, *datt, *dqkv, *dhid, *dpre, *att_scratch;
   float *dxc, *dp, *ds, *dot; /* the CLS-only last block's backward */
+  float *hidden;              /* [N*T, M] the full blocks' recomputed activation */
   float *df, *dz, *dg, *dph;
   float *host_bias;
   int last_n; /* rows of the last forward; 0 before any */
@@ -243,7 +244,10 @@ static size_t carve(mgvit *m, arena *ar) {
   CARVE(m->pre2, N * H);
   CARVE(m->g2, N * H);
   CARVE(m->z, N * P);
-  CARVE(m->dx, NT * D);
+  if (m->n_trained > 1) { /* only full blocks pass a gradient to every token */
+    CARVE(m->dx, NT * D);
+    CARVE(m->hidden, NT * M);
+  }
   CARVE(m->dln, NT * D);
   CARVE(m->dy, m->d.layerscale ? NR * D : 1);
   CARVE(m->datt, NR * D);
@@ -494,7 +498,7 @@ static void block_backward(mgvit *m, int b, int N, int need_dinp) {
   const int D = m->D, M = m->M, T = m->T, BT = N * T;
   const size_t nd = (size_t)BT * D * sizeof(float), nm = (size_t)BT * M * sizeof(float);
   const float *bias = m->first + b >= m->mask_from ? m->bias : NULL;
-  float *ln = vm->ln, *hidden = vm->work;
+  float *ln = vm->ln, *hidden = m->hidden;
 
   /* x_out = x_mid + ls2 * fc2(act(fc1(LN2 x_mid))) */
   o->layernorm(ln, s->x_mid, k->ln2_w, k->ln2_b, BT, D, d->ln_eps); /* recomputed */

@@ -44,8 +44,8 @@ struct mgvit {
   float *f, *f_mean, *f_rstd;
   float *pre1, *g1, *pre2, *g2, *z;
   float *dx, *dln, *dy, *datt, *dqkv, *dhid, *dpre, *att_scratch;
-  float *dxc, *dp, *ds, *dot; /* the CLS-only last block's backward */
-  float *hidden;              /* [N*T, M] the full blocks' recomputed activation */
+  float *dxc, *dp, *ds, *dot, *dq0, *ra, *rb, *rs; /* the CLS-only last block's backward */
+  float *hidden; /* [N*T, M] the full blocks' recomputed activation */
   float *df, *dz, *dg, *dph;
   float *host_bias;
   int last_n; /* rows of the last forward; 0 before any */
@@ -251,13 +251,18 @@ static size_t carve(mgvit *m, arena *ar) {
   CARVE(m->dln, NT * D);
   CARVE(m->dy, m->d.layerscale ? NR * D : 1);
   CARVE(m->datt, NR * D);
-  CARVE(m->dqkv, NT * 3 * D);
+  if (m->n_trained > 1)
+    CARVE(m->dqkv, NT * 3 * D);
   CARVE(m->dhid, NR * M);
   CARVE(m->dpre, NR * M);
   CARVE(m->dxc, N * D);
   CARVE(m->dp, N * NH * T);
   CARVE(m->ds, N * NH * T);
   CARVE(m->dot, N * NH);
+  CARVE(m->dq0, N * D);
+  CARVE(m->ra, N * NH * D);
+  CARVE(m->rb, N * NH * D);
+  CARVE(m->rs, 2 * N * NH);
   if (m->n_trained > 1)
     CARVE(m->att_scratch, m->o->attention_backward_scratch(m->c.max_batch, m->T, m->D, m->d.heads));
   CARVE(m->df, N * D);
@@ -547,10 +552,8 @@ static void block_backward(mgvit *m, int b, int N, int need_dinp) {
 
 /* The last block, trained, when only its CLS rows were computed (vit_block_forward_cls): on
  * entry dxc = dL/d(CLS rows of the output) [N, D]; on exit, when need_dinp, dx = dL/d(block
- * input) [N, T, D]. The attention backward of the CLS query alone, with the heads a strided
- * batch as in the forward, p the kept probabilities:
- *   dv += p^T do,  dp = do v^T,  ds = p o (dp - sum(p o dp)),  dq0 += scale ds k,
- *   dk += scale ds^T q0. */
+ * input) [N, T, D]. The MLP and proj on N rows, then the attention backward of the CLS query
+ * alone from the kept probabilities, and the gradients through qkv from its rank-one pieces. */
 static void block_backward_cls(mgvit *m, int b, int N, int need_dinp) {
   const ops *o = m->o;
   vit_model *vm = m->vm;
@@ -599,33 +602,53 @@ static void block_backward_cls(mgvit *m, int b, int N, int need_dinp) {
   o->memset0(m->datt, cd);
   o->matmul_backward(m->datt, g->proj_w, g->proj_b, dbranch, s->att, k->proj_w, N, D, D);
 
-  /* The CLS query's attention. */
-  o->memset0(m->dqkv, 3 * nd);
-  for (int n = 0; n < N; n++) {
-    const float *q = s->qkv + n * row, *p = s->cls_p + (long)n * NH * T, *dO = m->datt + n * D;
-    float *dv = m->dqkv + n * row + 2 * D;
-    o->gemm_batched(dv, p, dO, NH, T, hs, 1, 1, 0, T, hs, 3 * D, T, hs, hs, 1.0f, 1.0f);
-    o->gemm_batched(m->dp + (long)n * NH * T, dO, q + 2 * D, NH, 1, T, hs, 0, 1, hs, 3 * D, T, hs,
-                    hs, T, 1.0f, 0.0f);
-  }
-  /* ds = p o (dp - dot), dot = the row sums of p o dp: a batch of dot products, an outer product
-   * with ones subtracted, then an elementwise product (add_scaled on one long row). */
+  /* The CLS query's attention: dp = do v^T, ds = p o (dp - dot) with dot the row sums of
+   * p o dp (a batch of dot products, an outer product with ones subtracted, then an elementwise
+   * product: add_scaled on one long row), dq0 = scale ds k. */
+  const long TD = (long)T * D, hD = (long)hs * D, PT = (long)NH * T, PD = (long)NH * D;
+  for (int n = 0; n < N; n++)
+    o->gemm_batched(m->dp + n * PT, m->datt + (long)n * D, s->qkv + n * row + 2 * D, NH, 1, T, hs,
+                    0, 1, hs, 3 * D, T, hs, hs, T, 1.0f, 0.0f);
   o->gemm_batched(m->dot, s->cls_p, m->dp, N * NH, 1, 1, T, 0, 1, T, T, 1, T, T, 1, 1.0f, 0.0f);
   o->gemm_batched(m->dp, m->dot, vm->ones, 1, N * NH, T, 1, 0, 0, 1, T, T, 0, 0, 0, -1.0f, 1.0f);
   o->memset0(m->ds, np * sizeof(float));
   o->add_scaled(m->ds, m->ds, m->dp, s->cls_p, 1, (int)np);
-  for (int n = 0; n < N; n++) {
-    const float *q = s->qkv + n * row, *ds = m->ds + (long)n * NH * T;
-    float *dq = m->dqkv + n * row;
-    o->gemm_batched(dq, ds, q + D, NH, 1, hs, T, 0, 0, T, 3 * D, 3 * D, T, hs, hs, scale, 1.0f);
-    o->gemm_batched(dq + D, ds, q, NH, T, hs, 1, 1, 0, T, 3 * D, 3 * D, T, hs, hs, scale, 1.0f);
-  }
+  for (int n = 0; n < N; n++)
+    o->gemm_batched(m->dq0 + (long)n * D, m->ds + n * PT, s->qkv + n * row + D, NH, 1, hs, T, 0, 0,
+                    T, 3 * D, hs, T, hs, hs, scale, 0.0f);
 
-  /* qkv and LN1 of every token; the residual's share of dx is on the CLS rows only. */
+  /* Through qkv without the [N*T, 3D] dqkv: the key and value gradients dk_j = scale ds_j q0
+   * and dv_j = p_j do are rank one per (image, head), so with a = scale q0 Wk_h, b = do Wv_h
+   * (per image and head, [1, D]) and ln the recomputed LN1 of every token:
+   *   dln_n = ds_n^T a_n + p_n^T b_n (+ dq0_n Wq on row 0)
+   *   dWq += dq0^T ln_0,  dWk_h += scale q0_h^T (ds_h ln),  dWv_h += do_h^T (p_h ln)
+   *   dbq += sum dq0,  dbk_h += scale sum (sum_j ds) q0_h,  dbv_h += sum (sum_j p) do_h
+   * (a, b and the products with ln are [N, heads, D]; q0_h, do_h are [N, hs] column blocks). */
+  const float *Wq = k->qkv_w, *Wk = Wq + (long)D * D, *Wv = Wk + (long)D * D, *q0 = s->qkv;
+  float *gWq = g->qkv_w, *gWk = gWq + (long)D * D, *gWv = gWk + (long)D * D;
   o->layernorm(ln, s->x_in, k->ln1_w, k->ln1_b, BT, D, d->ln_eps); /* recomputed */
-  o->memset0(m->dln, nd);
-  o->matmul_backward(m->dln, g->qkv_w, g->qkv_b, m->dqkv, ln, k->qkv_w, BT, D, 3 * D);
-  if (need_dinp) {
+  o->gemm_batched(m->ra, q0, Wk, NH, N, D, hs, 0, 0, (int)row, D, (int)PD, hs, hD, D, scale, 0.0f);
+  o->gemm_batched(m->rb, m->datt, Wv, NH, N, D, hs, 0, 0, D, D, (int)PD, hs, hD, D, 1.0f, 0.0f);
+  o->gemm_batched(m->dln, m->ds, m->ra, N, T, D, NH, 1, 0, T, D, D, PT, PD, TD, 1.0f, 0.0f);
+  o->gemm_batched(m->dln, s->cls_p, m->rb, N, T, D, NH, 1, 0, T, D, D, PT, PD, TD, 1.0f, 1.0f);
+  o->gemm_batched(m->dln, m->dq0, Wq, 1, N, D, D, 0, 0, D, D, (int)TD, 0, 0, 0, 1.0f, 1.0f);
+  o->gemm_batched(gWq, m->dq0, ln, 1, D, D, N, 1, 0, D, (int)TD, D, 0, 0, 0, 1.0f, 1.0f);
+  float *u = m->ra, *v = m->rb; /* ds_n ln_n and p_n ln_n, [N, heads, D] */
+  o->gemm_batched(u, m->ds, ln, N, NH, D, T, 0, 0, T, D, D, PT, TD, PD, 1.0f, 0.0f);
+  o->gemm_batched(v, s->cls_p, ln, N, NH, D, T, 0, 0, T, D, D, PT, TD, PD, 1.0f, 0.0f);
+  o->gemm_batched(gWk, q0, u, NH, hs, D, N, 1, 0, (int)row, (int)PD, D, hs, D, hD, scale, 1.0f);
+  o->gemm_batched(gWv, m->datt, v, NH, hs, D, N, 1, 0, D, (int)PD, D, hs, D, hD, 1.0f, 1.0f);
+  if (g->qkv_b) {
+    float *rs_ds = m->rs, *rs_p = m->rs + (long)N * NH; /* row sums, [N, heads] */
+    o->gemm_batched(rs_ds, m->ds, vm->ones, 1, N * NH, 1, T, 0, 0, T, 1, 1, 0, 0, 0, 1.0f, 0.0f);
+    o->gemm_batched(rs_p, s->cls_p, vm->ones, 1, N * NH, 1, T, 0, 0, T, 1, 1, 0, 0, 0, 1.0f, 0.0f);
+    o->gemm_batched(g->qkv_b, vm->ones, m->dq0, 1, 1, D, N, 0, 0, N, D, D, 0, 0, 0, 1.0f, 1.0f);
+    o->gemm_batched(g->qkv_b + D, rs_ds, q0, NH, 1, hs, N, 1, 0, NH, (int)row, hs, 1, hs, hs, scale,
+                    1.0f);
+    o->gemm_batched(g->qkv_b + 2 * D, rs_p, m->datt, NH, 1, hs, N, 1, 0, NH, D, hs, 1, hs, hs, 1.0f,
+                    1.0f);
+  }
+  if (need_dinp) { /* the residual's share is on the CLS rows only */
     o->memset0(m->dx, nd);
     for (int n = 0; n < N; n++)
       o->copy(m->dx + (size_t)n * T * D, m->dxc + (size_t)n * D, (size_t)D * sizeof(float));

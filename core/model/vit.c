@@ -128,12 +128,12 @@ static size_t carve(vit_model *m, arena *ar) {
       B * T * D,                                        /* att: attention out, patch tokens */
       m->o->attention_scratch(m->max_batch, m->T, m->d.heads),
       max_size(max_size((size_t)mlp_group(m) * T, B) * M,
-               B * L * 3 * P * P), /* work: im2col columns, a group's MLP hidden */
-      B * D,                       /* cls_ln: final-normed CLS rows */
-      2 * B * E,                   /* head_out: proj/head, normalised */
-      B * NH * T,                  /* cls_p */
-      B * D,                       /* cls_x */
-      max_size(T, NH),             /* ones */
+               B * L * 3 * P * P),  /* work: im2col columns, a group's MLP hidden */
+      B * D,                        /* cls_ln: final-normed CLS rows */
+      2 * B * E,                    /* head_out: proj/head, normalised */
+      B * NH * T,                   /* cls_p */
+      B * D,                        /* cls_x */
+      max_size(max_size(T, NH), B), /* ones */
   };
   float **slot[11] = {&m->x,      &m->ln,       &m->stage, &m->att,   &m->scratch, &m->work,
                       &m->cls_ln, &m->head_out, &m->cls_p, &m->cls_x, &m->ones};
@@ -188,7 +188,7 @@ int vit_create(vit_model **out, const vit_desc *desc, const vit_weights *w, cons
 
   arena_init(&m->ar, o, carve(m, NULL));
   carve(m, &m->ar);
-  const int n_ones = m->T > desc->heads ? m->T : desc->heads;
+  const int n_ones = max_size(max_size(m->T, desc->heads), max_batch);
   float *ones = xmalloc((size_t)n_ones * sizeof *ones);
   for (int i = 0; i < n_ones; i++)
     ones[i] = 1.0f;

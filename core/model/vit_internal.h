@@ -19,7 +19,8 @@ struct vit_model {
    * columns, then the MLP hidden layer. */
   float *x, *ln, *stage, *att, *scratch, *work, *cls_ln, *head_out;
   /* The CLS-only last block: cls_p [max_batch, heads, T] the CLS query's scores, cls_x
-   * [max_batch, D] the CLS rows of the stream, ones [max(T, heads)] for outer products. */
+   * [max_batch, D] the CLS rows of the stream, ones [max(T, heads, max_batch)] for outer
+   * products and sums. */
   float *cls_p, *cls_x, *ones;
 };
 

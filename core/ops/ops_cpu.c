@@ -95,8 +95,11 @@ static void gemm_one(float *C, const float *A, const float *B, int M, int N, int
 static void cpu_gemm_batched(float *C, const float *A, const float *B, int batch, int M, int N,
                              int K, int trans_a, int trans_b, int lda, int ldb, int ldc,
                              long stride_a, long stride_b, long stride_c, float alpha, float beta) {
-  if (batch >= omp_get_max_threads()) { /* whole products per thread */
-#pragma omp parallel for schedule(static)
+  /* Small products (MGViT's CLS-query attention: one row per head) run on the calling thread:
+   * a parallel region costs more than they do, the more so on a busy machine. */
+  const int serial = 2.0 * batch * M * N * K < 4e6;
+  if (batch >= omp_get_max_threads() || serial) { /* whole products per thread */
+#pragma omp parallel for schedule(static) if (!serial)
     for (int b = 0; b < batch; b++)
       gemm_one(C + b * stride_c, A + b * stride_a, B + b * stride_b, M, N, K, trans_a, trans_b, lda,
                ldb, ldc, alpha, beta);

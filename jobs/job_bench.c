@@ -369,11 +369,15 @@ static int bench_train(const bench *b, const char *arch, int grad_from_block) {
                            d.depth, "grad_from_block", cfg.grad_from_block);
     char name[64];
     snprintf(name, sizeof name, "train_%s", arch);
+    struct rusage ru; /* the whole process: weights, buffers, OpenBLAS, the bench's inputs */
+    size_t rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (size_t)ru.ru_maxrss * 1024 : 0;
     report(b, name, sz, best, mgvit_step_flops(&d, &cfg, N), mgvit_peak_bytes(m),
-           json_pack("{s:o, s:o}", "images_per_s", number(N / best), "loss", number(terms.total)));
+           json_pack("{s:o, s:o, s:I}", "images_per_s", number(N / best), "loss",
+                     number(terms.total), "max_rss_bytes", (json_int_t)rss));
     if (!b->json)
-      printf("%-18s %.3f s per step, %.2f images/s (2 views x %d samples), loss %.4f\n", "", best,
-             N / best, B, terms.total);
+      printf("%-18s %.3f s per step, %.2f images/s (2 views x %d samples), loss %.4f, max RSS "
+             "%.1f MiB\n",
+             "", best, N / best, B, terms.total, rss / 1048576.0);
     report_profile(b, name, prof, n_prof, best);
   }
   ncd_step_work_free(&work);

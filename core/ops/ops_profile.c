@@ -145,6 +145,14 @@ const ops *ops_profile(const ops *o) {
   profiled = *o; /* memory, synchronize and the rarer ops pass through */
   profiled.to_device = p_to_device;
   profiled.to_host = p_to_host;
+  profiled.memset0 = p_memset0;
+  profiled.layernorm_train = p_layernorm_train;
+  profiled.layernorm_backward = p_layernorm_backward;
+  profiled.matmul_backward = p_matmul_backward;
+  profiled.gelu_backward = p_gelu_backward;
+  profiled.add_scaled_backward = p_add_scaled_backward;
+  profiled.attention_backward = p_attention_backward;
+  profiled.sgd_update = p_sgd_update;
   profiled.matmul = p_matmul;
   profiled.gemm_batched = p_gemm_batched;
   profiled.layernorm = p_layernorm;
@@ -158,14 +166,6 @@ const ops *ops_profile(const ops *o) {
   profiled.im2col_patches = p_im2col_patches;
   profiled.assemble_tokens = p_assemble_tokens;
   profiled.copy = p_copy;
-  profiled.memset0 = p_memset0;
-  profiled.layernorm_train = p_layernorm_train;
-  profiled.layernorm_backward = p_layernorm_backward;
-  profiled.matmul_backward = p_matmul_backward;
-  profiled.gelu_backward = p_gelu_backward;
-  profiled.add_scaled_backward = p_add_scaled_backward;
-  profiled.attention_backward = p_attention_backward;
-  profiled.sgd_update = p_sgd_update;
   ops_profile_reset();
   return &profiled;
 }

@@ -362,7 +362,7 @@ static int bench_train(const bench *b, const char *arch, int grad_from_block) {
                       .max_batch = N,
                       .image_size = S};
   mgvit *m = NULL;
-  int rc = mgvit_create(&m, &d, &w, b->o, &cfg, 3407);
+  int rc = mgvit_create(&m, &d, &w, b->profile ? ops_profile(b->o) : b->o, &cfg, 3407);
   free(storage);
   if (rc != 0)
     return -1;
@@ -386,7 +386,11 @@ static int bench_train(const bench *b, const char *arch, int grad_from_block) {
   ncd_step_work_init(&work, m, B, Z, C);
   ncd_loss_terms terms;
   double best = 1e30;
+  int n_prof = 0;
+  ops_profile_entry prof[OPS_PROFILE_MAX_ENTRIES];
   for (int r = 0; r <= b->repeat && rc == 0; r++) {
+    if (b->profile)
+      ops_profile_reset();
     ncd_step_cfg sc = {.teacher_temp = 0.07,
                        .lr = 0.003f,
                        .momentum = 0.9f,
@@ -396,19 +400,30 @@ static int bench_train(const bench *b, const char *arch, int grad_from_block) {
     double t0 = now_seconds();
     rc = ncd_step(m, &terms, &work, images, masks, is_base, label, score, B, NULL, &lc, &sc);
     double t = now_seconds() - t0;
-    if (r > 0 && t < best)
+    if (r > 0 && t < best) {
       best = t;
+      if (b->profile) { /* the fastest step's ops */
+        const ops_profile_entry *e;
+        n_prof = ops_profile_entries(&e);
+        memcpy(prof, e, (size_t)n_prof * sizeof *e);
+      }
+    }
   }
   if (rc == 0) {
     json_t *sz = json_pack("{s:i, s:i, s:i, s:i, s:i}", "batch", B, "rows", N, "image", S, "depth",
                            d.depth, "grad_from_block", cfg.grad_from_block);
     char name[64];
     snprintf(name, sizeof name, "train_%s", arch);
+    struct rusage ru; /* the whole process: weights, buffers, OpenBLAS, the bench's inputs */
+    size_t rss = getrusage(RUSAGE_SELF, &ru) == 0 ? (size_t)ru.ru_maxrss * 1024 : 0;
     report(b, name, sz, best, mgvit_step_flops(&d, &cfg, N), mgvit_peak_bytes(m),
-           json_pack("{s:o, s:o}", "images_per_s", number(N / best), "loss", number(terms.total)));
+           json_pack("{s:o, s:o, s:I}", "images_per_s", number(N / best), "loss",
+                     number(terms.total), "max_rss_bytes", (json_int_t)rss));
     if (!b->json)
-      printf("%-18s %.3f s per step, %.2f images/s (2 views x %d samples), loss %.4f\n", "", best,
-             N / best, B, terms.total);
+      printf("%-18s %.3f s per step, %.2f images/s (2 views x %d samples), loss %.4f, max RSS "
+             "%.1f MiB\n",
+             "", best, N / best, B, terms.total, rss / 1048576.0);
+    report_profile(b, name, prof, n_prof, best);
   }
   ncd_step_work_free(&work);
   free(images);
@@ -427,7 +442,7 @@ int job_bench(int argc, char **argv) {
   const cli_opt opts[] = {
       {"json", 0, CLI_FLAG, &json, NULL, "one JSON object per benchmark line"},
       {"profile", 0, CLI_FLAG, &profile, NULL,
-       "vit: the time of each op kind in the fastest forward (synchronised per op)"},
+       "vit, train: the time of each op kind in the fastest forward or step (synchronised per op)"},
       {"threads", 0, CLI_INT, &threads, "N", "CPU threads (the OpenMP team); 0: default"},
       {"batch", 0, CLI_INT, &batch, "B", "images per ViT forward (default 8)"},
       {"repeat", 0, CLI_INT, &repeat, "R",

@@ -44,6 +44,8 @@ struct mgvit {
   float *f, *f_mean, *f_rstd;
   float *pre1, *g1, *pre2, *g2, *z;
   float *dx, *dln, *dy, *datt, *dqkv, *dhid, *dpre, *att_scratch;
+  float *dxc, *dp, *ds, *dot, *dq0, *ra, *rb, *rs; /* the CLS-only last block's backward */
+  float *hidden; /* [N*T, M] the full blocks' recomputed activation */
   float *df, *dz, *dg, *dph;
   float *host_bias;
   int last_n; /* rows of the last forward; 0 before any */
@@ -202,6 +204,9 @@ static void stage_initial(const mgvit *m, float *host, const vit_weights *w, uin
 static size_t carve(mgvit *m, arena *ar) {
   const size_t N = (size_t)m->c.max_batch, T = (size_t)m->T, D = (size_t)m->D, M = (size_t)m->M;
   const size_t NT = N * T, H = (size_t)m->c.proj_hidden, P = (size_t)m->c.proj_out;
+  const size_t NH = (size_t)m->d.heads;
+  /* Rows of the branch gradients: every token's when a full block trains, else the CLS rows. */
+  const size_t NR = m->n_trained > 1 ? NT : N;
   size_t bytes = 0;
 #define CARVE(ptr, count)                                                                          \
   do {                                                                                             \
@@ -211,15 +216,24 @@ static size_t carve(mgvit *m, arena *ar) {
   } while (0)
   for (int b = 0; b < m->n_trained; b++) {
     vit_block_saved *s = &m->saved[b];
-    CARVE(s->x_in, NT * D);
+    const int last = b == m->n_trained - 1;
+    const size_t R = last ? N : NT; /* the last block: CLS rows after qkv */
+    if (last) { /* its input stays in the stream, its qkv in the stage: nothing runs after it */
+      s->x_in = m->vm->x;
+      s->qkv = m->vm->stage;
+    } else {
+      CARVE(s->x_in, NT * D);
+      CARVE(s->qkv, NT * 3 * D);
+    }
     CARVE(s->ln1_mean, NT);
     CARVE(s->ln1_rstd, NT);
-    CARVE(s->qkv, NT * 3 * D);
-    CARVE(s->att, NT * D);
-    CARVE(s->x_mid, NT * D);
-    CARVE(s->ln2_mean, NT);
-    CARVE(s->ln2_rstd, NT);
-    CARVE(s->pre, NT * M);
+    CARVE(s->att, R * D);
+    CARVE(s->x_mid, R * D);
+    CARVE(s->ln2_mean, R);
+    CARVE(s->ln2_rstd, R);
+    CARVE(s->pre, R * M);
+    if (last)
+      CARVE(s->cls_p, N * NH * T);
   }
   CARVE(m->bias, NT);
   CARVE(m->f, N * D);
@@ -230,14 +244,27 @@ static size_t carve(mgvit *m, arena *ar) {
   CARVE(m->pre2, N * H);
   CARVE(m->g2, N * H);
   CARVE(m->z, N * P);
-  CARVE(m->dx, NT * D);
+  if (m->n_trained > 1) { /* only full blocks pass a gradient to every token */
+    CARVE(m->dx, NT * D);
+    CARVE(m->hidden, NT * M);
+  }
   CARVE(m->dln, NT * D);
-  CARVE(m->dy, m->d.layerscale ? NT * D : 1);
-  CARVE(m->datt, NT * D);
-  CARVE(m->dqkv, NT * 3 * D);
-  CARVE(m->dhid, NT * M);
-  CARVE(m->dpre, NT * M);
-  CARVE(m->att_scratch, m->o->attention_backward_scratch(m->c.max_batch, m->T, m->D, m->d.heads));
+  CARVE(m->dy, m->d.layerscale ? NR * D : 1);
+  CARVE(m->datt, NR * D);
+  if (m->n_trained > 1)
+    CARVE(m->dqkv, NT * 3 * D);
+  CARVE(m->dhid, NR * M);
+  CARVE(m->dpre, NR * M);
+  CARVE(m->dxc, N * D);
+  CARVE(m->dp, N * NH * T);
+  CARVE(m->ds, N * NH * T);
+  CARVE(m->dot, N * NH);
+  CARVE(m->dq0, N * D);
+  CARVE(m->ra, N * NH * D);
+  CARVE(m->rb, N * NH * D);
+  CARVE(m->rs, 2 * N * NH);
+  if (m->n_trained > 1)
+    CARVE(m->att_scratch, m->o->attention_backward_scratch(m->c.max_batch, m->T, m->D, m->d.heads));
   CARVE(m->df, N * D);
   CARVE(m->dz, N * P);
   CARVE(m->dg, N * H);
@@ -437,15 +464,16 @@ int mgvit_forward(mgvit *m, const float *images, const float *masks, int N, floa
   vit_embed(vm, images, N);
   for (int b = 0; b < m->d.depth; b++) {
     const float *bias = b >= m->mask_from ? m->bias : NULL;
-    if (b < m->first)
-      vit_block_forward(vm, &vm->w.blocks[b], N, bias, NULL);
+    const vit_block_weights *k = b < m->first ? &vm->w.blocks[b] : &m->tw[b - m->first];
+    const vit_block_saved *save = b < m->first ? NULL : &m->saved[b - m->first];
+    if (b == m->d.depth - 1) /* only the CLS rows reach f */
+      vit_block_forward_cls(vm, k, N, bias, save);
     else
-      vit_block_forward(vm, &m->tw[b - m->first], N, bias, &m->saved[b - m->first]);
+      vit_block_forward(vm, k, N, bias, save);
   }
-  /* f = the frozen final LayerNorm of each CLS row (row 0 of each image). */
-  for (int n = 0; n < N; n++)
-    o->layernorm_train(m->f + (size_t)n * D, m->f_mean + n, m->f_rstd + n,
-                       vm->x + (size_t)n * T * D, vm->w.norm_w, vm->w.norm_b, 1, D, m->d.ln_eps);
+  /* f = the frozen final LayerNorm of the CLS rows (vm->cls_x: row 0 of each image). */
+  o->layernorm_train(m->f, m->f_mean, m->f_rstd, vm->cls_x, vm->w.norm_w, vm->w.norm_b, N, D,
+                     m->d.ln_eps);
   /* Projector §5.4: Linear, GELU, Linear, GELU, Linear. */
   o->matmul(m->pre1, m->f, m->pw[0], m->pb[0], N, D, H);
   o->gelu(m->g1, m->pre1, (long)N * H);
@@ -475,7 +503,7 @@ static void block_backward(mgvit *m, int b, int N, int need_dinp) {
   const int D = m->D, M = m->M, T = m->T, BT = N * T;
   const size_t nd = (size_t)BT * D * sizeof(float), nm = (size_t)BT * M * sizeof(float);
   const float *bias = m->first + b >= m->mask_from ? m->bias : NULL;
-  float *ln = vm->ln, *hidden = vm->work;
+  float *ln = vm->ln, *hidden = m->hidden;
 
   /* x_out = x_mid + ls2 * fc2(act(fc1(LN2 x_mid))) */
   o->layernorm(ln, s->x_mid, k->ln2_w, k->ln2_b, BT, D, d->ln_eps); /* recomputed */
@@ -522,10 +550,117 @@ static void block_backward(mgvit *m, int b, int N, int need_dinp) {
                         s->ln1_mean, s->ln1_rstd, BT, D);
 }
 
+/* The last block, trained, when only its CLS rows were computed (vit_block_forward_cls): on
+ * entry dxc = dL/d(CLS rows of the output) [N, D]; on exit, when need_dinp, dx = dL/d(block
+ * input) [N, T, D]. The MLP and proj on N rows, then the attention backward of the CLS query
+ * alone from the kept probabilities, and the gradients through qkv from its rank-one pieces. */
+static void block_backward_cls(mgvit *m, int b, int N, int need_dinp) {
+  const ops *o = m->o;
+  vit_model *vm = m->vm;
+  const vit_desc *d = &m->d;
+  const vit_block_weights *k = &m->tw[b];
+  const block_grads *g = &m->tg[b];
+  const vit_block_saved *s = &m->saved[b];
+  const int D = m->D, M = m->M, T = m->T, BT = N * T, NH = d->heads, hs = D / NH;
+  const long row = 3L * T * D;
+  const float scale = 1.0f / sqrtf((float)hs);
+  const size_t cd = (size_t)N * D * sizeof(float), cm = (size_t)N * M * sizeof(float);
+  const size_t nd = (size_t)BT * D * sizeof(float), np = (size_t)N * NH * T;
+  float *ln = vm->ln, *hidden = vm->work;
+
+  /* The MLP and proj of the CLS rows: block_backward's steps on N rows. */
+  o->layernorm(ln, s->x_mid, k->ln2_w, k->ln2_b, N, D, d->ln_eps); /* recomputed */
+  if (d->act == VIT_ACT_QUICK_GELU)
+    o->quick_gelu(hidden, s->pre, (long)N * M);
+  else
+    o->gelu(hidden, s->pre, (long)N * M);
+  const float *dbranch = m->dxc;
+  if (k->ls2) {
+    o->matmul(m->datt, hidden, k->fc2_w, k->fc2_b, N, M, D);
+    o->memset0(m->dy, cd);
+    o->add_scaled_backward(NULL, m->dy, g->ls2, m->dxc, m->datt, k->ls2, N, D);
+    dbranch = m->dy;
+  }
+  o->memset0(m->dhid, cm);
+  o->matmul_backward(m->dhid, g->fc2_w, g->fc2_b, dbranch, hidden, k->fc2_w, N, M, D);
+  o->memset0(m->dpre, cm);
+  if (d->act == VIT_ACT_QUICK_GELU)
+    o->quick_gelu_backward(m->dpre, s->pre, m->dhid, (long)N * M);
+  else
+    o->gelu_backward(m->dpre, s->pre, m->dhid, (long)N * M);
+  o->memset0(m->dln, cd);
+  o->matmul_backward(m->dln, g->fc1_w, g->fc1_b, m->dpre, ln, k->fc1_w, N, D, M);
+  o->layernorm_backward(m->dxc, g->ln2_w, g->ln2_b, m->dln, s->x_mid, k->ln2_w, s->ln2_mean,
+                        s->ln2_rstd, N, D);
+  dbranch = m->dxc;
+  if (k->ls1) {
+    o->matmul(m->datt, s->att, k->proj_w, k->proj_b, N, D, D);
+    o->memset0(m->dy, cd);
+    o->add_scaled_backward(NULL, m->dy, g->ls1, m->dxc, m->datt, k->ls1, N, D);
+    dbranch = m->dy;
+  }
+  o->memset0(m->datt, cd);
+  o->matmul_backward(m->datt, g->proj_w, g->proj_b, dbranch, s->att, k->proj_w, N, D, D);
+
+  /* The CLS query's attention: dp = do v^T, ds = p o (dp - dot) with dot the row sums of
+   * p o dp (a batch of dot products, an outer product with ones subtracted, then an elementwise
+   * product: add_scaled on one long row), dq0 = scale ds k. */
+  const long TD = (long)T * D, hD = (long)hs * D, PT = (long)NH * T, PD = (long)NH * D;
+  for (int n = 0; n < N; n++)
+    o->gemm_batched(m->dp + n * PT, m->datt + (long)n * D, s->qkv + n * row + 2 * D, NH, 1, T, hs,
+                    0, 1, hs, 3 * D, T, hs, hs, T, 1.0f, 0.0f);
+  o->gemm_batched(m->dot, s->cls_p, m->dp, N * NH, 1, 1, T, 0, 1, T, T, 1, T, T, 1, 1.0f, 0.0f);
+  o->gemm_batched(m->dp, m->dot, vm->ones, 1, N * NH, T, 1, 0, 0, 1, T, T, 0, 0, 0, -1.0f, 1.0f);
+  o->memset0(m->ds, np * sizeof(float));
+  o->add_scaled(m->ds, m->ds, m->dp, s->cls_p, 1, (int)np);
+  for (int n = 0; n < N; n++)
+    o->gemm_batched(m->dq0 + (long)n * D, m->ds + n * PT, s->qkv + n * row + D, NH, 1, hs, T, 0, 0,
+                    T, 3 * D, hs, T, hs, hs, scale, 0.0f);
+
+  /* Through qkv without the [N*T, 3D] dqkv: the key and value gradients dk_j = scale ds_j q0
+   * and dv_j = p_j do are rank one per (image, head), so with a = scale q0 Wk_h, b = do Wv_h
+   * (per image and head, [1, D]) and ln the recomputed LN1 of every token:
+   *   dln_n = ds_n^T a_n + p_n^T b_n (+ dq0_n Wq on row 0)
+   *   dWq += dq0^T ln_0,  dWk_h += scale q0_h^T (ds_h ln),  dWv_h += do_h^T (p_h ln)
+   *   dbq += sum dq0,  dbk_h += scale sum (sum_j ds) q0_h,  dbv_h += sum (sum_j p) do_h
+   * (a, b and the products with ln are [N, heads, D]; q0_h, do_h are [N, hs] column blocks). */
+  const float *Wq = k->qkv_w, *Wk = Wq + (long)D * D, *Wv = Wk + (long)D * D, *q0 = s->qkv;
+  float *gWq = g->qkv_w, *gWk = gWq + (long)D * D, *gWv = gWk + (long)D * D;
+  o->layernorm(ln, s->x_in, k->ln1_w, k->ln1_b, BT, D, d->ln_eps); /* recomputed */
+  o->gemm_batched(m->ra, q0, Wk, NH, N, D, hs, 0, 0, (int)row, D, (int)PD, hs, hD, D, scale, 0.0f);
+  o->gemm_batched(m->rb, m->datt, Wv, NH, N, D, hs, 0, 0, D, D, (int)PD, hs, hD, D, 1.0f, 0.0f);
+  o->gemm_batched(m->dln, m->ds, m->ra, N, T, D, NH, 1, 0, T, D, D, PT, PD, TD, 1.0f, 0.0f);
+  o->gemm_batched(m->dln, s->cls_p, m->rb, N, T, D, NH, 1, 0, T, D, D, PT, PD, TD, 1.0f, 1.0f);
+  o->gemm_batched(m->dln, m->dq0, Wq, 1, N, D, D, 0, 0, D, D, (int)TD, 0, 0, 0, 1.0f, 1.0f);
+  o->gemm_batched(gWq, m->dq0, ln, 1, D, D, N, 1, 0, D, (int)TD, D, 0, 0, 0, 1.0f, 1.0f);
+  float *u = m->ra, *v = m->rb; /* ds_n ln_n and p_n ln_n, [N, heads, D] */
+  o->gemm_batched(u, m->ds, ln, N, NH, D, T, 0, 0, T, D, D, PT, TD, PD, 1.0f, 0.0f);
+  o->gemm_batched(v, s->cls_p, ln, N, NH, D, T, 0, 0, T, D, D, PT, TD, PD, 1.0f, 0.0f);
+  o->gemm_batched(gWk, q0, u, NH, hs, D, N, 1, 0, (int)row, (int)PD, D, hs, D, hD, scale, 1.0f);
+  o->gemm_batched(gWv, m->datt, v, NH, hs, D, N, 1, 0, D, (int)PD, D, hs, D, hD, 1.0f, 1.0f);
+  if (g->qkv_b) {
+    float *rs_ds = m->rs, *rs_p = m->rs + (long)N * NH; /* row sums, [N, heads] */
+    o->gemm_batched(rs_ds, m->ds, vm->ones, 1, N * NH, 1, T, 0, 0, T, 1, 1, 0, 0, 0, 1.0f, 0.0f);
+    o->gemm_batched(rs_p, s->cls_p, vm->ones, 1, N * NH, 1, T, 0, 0, T, 1, 1, 0, 0, 0, 1.0f, 0.0f);
+    o->gemm_batched(g->qkv_b, vm->ones, m->dq0, 1, 1, D, N, 0, 0, N, D, D, 0, 0, 0, 1.0f, 1.0f);
+    o->gemm_batched(g->qkv_b + D, rs_ds, q0, NH, 1, hs, N, 1, 0, NH, (int)row, hs, 1, hs, hs, scale,
+                    1.0f);
+    o->gemm_batched(g->qkv_b + 2 * D, rs_p, m->datt, NH, 1, hs, N, 1, 0, NH, D, hs, 1, hs, hs, 1.0f,
+                    1.0f);
+  }
+  if (need_dinp) { /* the residual's share is on the CLS rows only */
+    o->memset0(m->dx, nd);
+    for (int n = 0; n < N; n++)
+      o->copy(m->dx + (size_t)n * T * D, m->dxc + (size_t)n * D, (size_t)D * sizeof(float));
+  }
+  o->layernorm_backward(need_dinp ? m->dx : NULL, g->ln1_w, g->ln1_b, m->dln, s->x_in, k->ln1_w,
+                        s->ln1_mean, s->ln1_rstd, BT, D);
+}
+
 int mgvit_backward(mgvit *m, const float *df, const float *dz, const float *dv, int N) {
   const ops *o = m->o;
   vit_model *vm = m->vm;
-  const int D = m->D, T = m->T, H = m->c.proj_hidden, P = m->c.proj_out, C = m->c.n_classes;
+  const int D = m->D, H = m->c.proj_hidden, P = m->c.proj_out, C = m->c.n_classes;
   if (N != m->last_n)
     return ancd_errorf("mgvit: backward of %d rows after a forward of %d", N, m->last_n);
   o->memset0(m->grads, m->n_params * sizeof(float));
@@ -547,12 +682,11 @@ int mgvit_backward(mgvit *m, const float *df, const float *dz, const float *dv, 
   o->matmul_backward(m->df, m->pgw[0], m->pgb[0], m->dph, m->f, m->pw[0], N, D, H);
 
   /* The frozen final LayerNorm of the CLS rows: only they reach the loss. */
-  o->memset0(m->dx, (size_t)N * T * D * sizeof(float));
-  for (int n = 0; n < N; n++)
-    o->layernorm_backward(m->dx + (size_t)n * T * D, NULL, NULL, m->df + (size_t)n * D,
-                          vm->x + (size_t)n * T * D, vm->w.norm_w, m->f_mean + n, m->f_rstd + n, 1,
-                          D);
-  for (int b = m->n_trained - 1; b >= 0; b--)
+  o->memset0(m->dxc, (size_t)N * D * sizeof(float));
+  o->layernorm_backward(m->dxc, NULL, NULL, m->df, vm->cls_x, vm->w.norm_w, m->f_mean, m->f_rstd, N,
+                        D);
+  block_backward_cls(m, m->n_trained - 1, N, m->n_trained > 1);
+  for (int b = m->n_trained - 2; b >= 0; b--)
     block_backward(m, b, N, b > 0);
   o->synchronize();
   return 0;

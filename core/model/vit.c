@@ -105,26 +105,40 @@ static int check_desc(const vit_desc *d, const vit_weights *w) {
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 
+/* Images per MLP group: the hidden layer [rows, M] is made and used a group at a time, so the
+ * work buffer holds a group's rows, not the batch's (ViT-B/8 at 64 images: 58 MB, not 617), and
+ * each GEMM still has thousands of rows. */
+#define MLP_GROUP_ROWS 4096
+static int mlp_group(const vit_model *m) {
+  int g = (MLP_GROUP_ROWS + m->T - 1) / m->T;
+  return g < m->max_batch ? g : m->max_batch;
+}
+
 /* The activation buffers, in one place so sizing and carving cannot disagree. When ar is NULL
  * only the bytes are summed. */
 static size_t carve(vit_model *m, arena *ar) {
   const size_t B = (size_t)m->max_batch, T = (size_t)m->T, L = (size_t)m->L;
   const size_t D = (size_t)m->d.dim, M = (size_t)m->d.mlp_dim, P = (size_t)m->d.patch;
   const size_t E = max_size(max_size((size_t)m->d.embed_dim, (size_t)m->d.n_classes), 1);
-  const size_t n[8] = {
+  const size_t NH = (size_t)m->d.heads;
+  const size_t n[11] = {
       B * T * D,                                        /* x: the residual stream */
       B * T * D,                                        /* ln: LayerNorm and branch outputs */
       B * max_size(T * 3 * D, 3 * (size_t)m->H * m->W), /* stage: images, then qkv */
       B * T * D,                                        /* att: attention out, patch tokens */
       m->o->attention_scratch(m->max_batch, m->T, m->d.heads),
-      B * max_size(T * M, L * 3 * P * P), /* work: im2col columns, MLP hidden */
-      B * D,                              /* cls_ln: final-normed CLS rows */
-      2 * B * E,                          /* head_out: proj/head, normalised */
+      max_size(max_size((size_t)mlp_group(m) * T, B) * M,
+               B * L * 3 * P * P),  /* work: im2col columns, a group's MLP hidden */
+      B * D,                        /* cls_ln: final-normed CLS rows */
+      2 * B * E,                    /* head_out: proj/head, normalised */
+      B * NH * T,                   /* cls_p */
+      B * D,                        /* cls_x */
+      max_size(max_size(T, NH), B), /* ones */
   };
-  float **slot[8] = {&m->x,       &m->ln,   &m->stage,  &m->att,
-                     &m->scratch, &m->work, &m->cls_ln, &m->head_out};
+  float **slot[11] = {&m->x,      &m->ln,       &m->stage, &m->att,   &m->scratch, &m->work,
+                      &m->cls_ln, &m->head_out, &m->cls_p, &m->cls_x, &m->ones};
   size_t bytes = 0;
-  for (int i = 0; i < 8; i++) {
+  for (int i = 0; i < 11; i++) {
     bytes += arena_float_bytes(n[i]);
     if (ar)
       *slot[i] = arena_floats(ar, n[i]);
@@ -174,6 +188,12 @@ int vit_create(vit_model **out, const vit_desc *desc, const vit_weights *w, cons
 
   arena_init(&m->ar, o, carve(m, NULL));
   carve(m, &m->ar);
+  const int n_ones = max_size(max_size(m->T, desc->heads), max_batch);
+  float *ones = xmalloc((size_t)n_ones * sizeof *ones);
+  for (int i = 0; i < n_ones; i++)
+    ones[i] = 1.0f;
+  o->to_device(m->ones, ones, (size_t)n_ones * sizeof *ones);
+  free(ones);
   *out = m;
   return 0;
 }
@@ -200,7 +220,7 @@ void vit_block_forward(vit_model *m, const vit_block_weights *k, int B, const fl
   const int D = d->dim, M = d->mlp_dim, BT = B * m->T;
   /* Inference works in the shared buffers; training writes what the backward needs to save. */
   float *qkv = save ? save->qkv : m->stage, *att = save ? save->att : m->att;
-  float *ln1 = m->ln, *ln2 = m->ln, *pre = save ? save->pre : m->work, *hidden = m->work;
+  float *ln1 = m->ln, *ln2 = m->ln;
   if (save) {
     o->copy(save->x_in, m->x, (size_t)BT * D * sizeof(float));
     o->layernorm_train(ln1, save->ln1_mean, save->ln1_rstd, m->x, k->ln1_w, k->ln1_b, BT, D,
@@ -222,16 +242,78 @@ void vit_block_forward(vit_model *m, const vit_block_weights *k, int B, const fl
   } else {
     o->layernorm(ln2, m->x, k->ln2_w, k->ln2_b, BT, D, d->ln_eps);
   }
-  o->matmul(pre, ln2, k->fc1_w, k->fc1_b, BT, D, M);
-  if (d->act == VIT_ACT_QUICK_GELU) /* elementwise: in place is safe on every backend */
-    o->quick_gelu(hidden, pre, (long)BT * M);
-  else
-    o->gelu(hidden, pre, (long)BT * M);
-  o->matmul(m->ln, hidden, k->fc2_w, k->fc2_b, BT, M, D);
+  const int G = mlp_group(m);
+  for (int b0 = 0; b0 < B; b0 += G) { /* fc2 overwrites the group's ln2 rows, which fc1 read */
+    const long r0 = (long)b0 * m->T, rows = (long)(B - b0 < G ? B - b0 : G) * m->T;
+    float *pre = save ? save->pre + r0 * M : m->work, *hidden = m->work;
+    o->matmul(pre, ln2 + r0 * D, k->fc1_w, k->fc1_b, (int)rows, D, M);
+    if (d->act == VIT_ACT_QUICK_GELU) /* elementwise: in place is safe on every backend */
+      o->quick_gelu(hidden, pre, rows * M);
+    else
+      o->gelu(hidden, pre, rows * M);
+    o->matmul(m->ln + r0 * D, hidden, k->fc2_w, k->fc2_b, (int)rows, M, D);
+  }
   if (k->ls2)
     o->add_scaled(m->x, m->x, m->ln, k->ls2, BT, D);
   else
     o->add(m->x, m->x, m->ln, (long)BT * D);
+}
+
+void vit_block_forward_cls(vit_model *m, const vit_block_weights *k, int B, const float *cls_bias,
+                           const vit_block_saved *save) {
+  const ops *o = m->o;
+  const vit_desc *d = &m->d;
+  const int D = d->dim, M = d->mlp_dim, T = m->T, BT = B * T, NH = d->heads, hs = D / NH;
+  const long row = 3L * T * D; /* one image's qkv */
+  const float scale = 1.0f / sqrtf((float)hs);
+  float *qkv = save ? save->qkv : m->stage, *p = save ? save->cls_p : m->cls_p;
+  float *att = save ? save->att : m->att, *pre = save ? save->pre : m->work, *hidden = m->work;
+  float *xc = m->cls_x;
+  if (save) {
+    if (save->x_in != m->x) /* m->x keeps the block's input: the caller may point x_in at it */
+      o->copy(save->x_in, m->x, (size_t)BT * D * sizeof(float));
+    o->layernorm_train(m->ln, save->ln1_mean, save->ln1_rstd, m->x, k->ln1_w, k->ln1_b, BT, D,
+                       d->ln_eps);
+  } else {
+    o->layernorm(m->ln, m->x, k->ln1_w, k->ln1_b, BT, D, d->ln_eps);
+  }
+  o->matmul(qkv, m->ln, k->qkv_w, k->qkv_b, BT, D, 3 * D);
+  /* p[b,h,:] = softmax(scale q0 k^T + cls_bias[b,:]) with the heads a strided batch, as the
+   * attention op's; the bias goes in first, one outer product ones[heads] x bias[b] per image. */
+  if (cls_bias)
+    o->gemm_batched(p, m->ones, cls_bias, B, NH, T, 1, 0, 0, 1, T, T, 0, T, (long)NH * T, 1.0f,
+                    0.0f);
+  for (int b = 0; b < B; b++)
+    o->gemm_batched(p + (long)b * NH * T, qkv + b * row, qkv + b * row + D, NH, 1, T, hs, 0, 1,
+                    3 * D, 3 * D, T, hs, hs, T, scale, cls_bias ? 1.0f : 0.0f);
+  o->softmax(p, p, (long)B * NH, T);
+  for (int b = 0; b < B; b++) /* att[b, h*hs..] = p[b,h] v_h */
+    o->gemm_batched(att + (long)b * D, p + (long)b * NH * T, qkv + b * row + 2 * D, NH, 1, hs, T, 0,
+                    0, T, 3 * D, hs, T, hs, hs, 1.0f, 0.0f);
+  for (int b = 0; b < B; b++)
+    o->copy(xc + (size_t)b * D, m->x + (size_t)b * T * D, (size_t)D * sizeof(float));
+  o->matmul(m->ln, att, k->proj_w, k->proj_b, B, D, D);
+  if (k->ls1)
+    o->add_scaled(xc, xc, m->ln, k->ls1, B, D);
+  else
+    o->add(xc, xc, m->ln, (long)B * D);
+  if (save) {
+    o->copy(save->x_mid, xc, (size_t)B * D * sizeof(float));
+    o->layernorm_train(m->ln, save->ln2_mean, save->ln2_rstd, xc, k->ln2_w, k->ln2_b, B, D,
+                       d->ln_eps);
+  } else {
+    o->layernorm(m->ln, xc, k->ln2_w, k->ln2_b, B, D, d->ln_eps);
+  }
+  o->matmul(pre, m->ln, k->fc1_w, k->fc1_b, B, D, M);
+  if (d->act == VIT_ACT_QUICK_GELU)
+    o->quick_gelu(hidden, pre, (long)B * M);
+  else
+    o->gelu(hidden, pre, (long)B * M);
+  o->matmul(m->ln, hidden, k->fc2_w, k->fc2_b, B, M, D);
+  if (k->ls2)
+    o->add_scaled(xc, xc, m->ln, k->ls2, B, D);
+  else
+    o->add(xc, xc, m->ln, (long)B * D);
 }
 
 /* Copies the taps of block b (1-based) to the host, per family (§A.4.2 "Which tokens"). */
@@ -259,14 +341,18 @@ static void copy_taps(vit_model *m, int b, int B, const int *taps, int n_taps, f
   }
 }
 
-/* Image-level outputs from the final CLS rows (§A.4.2 "Image-level embedding for RsCIN"). */
-static void head_forward(vit_model *m, int B, float *embed, float *logits) {
+/* Image-level outputs from the final CLS rows (§A.4.2 "Image-level embedding for RsCIN"), in
+ * m->cls_x after a CLS-only last block, else in row 0 of each image of m->x. */
+static void head_forward(vit_model *m, int B, int cls_only, float *embed, float *logits) {
   const ops *o = m->o;
   const vit_desc *d = &m->d;
   const int D = d->dim, T = m->T;
-  for (int n = 0; n < B; n++) /* norm (CLIP: ln_post) of each image's CLS row */
-    o->layernorm(m->cls_ln + (size_t)n * D, m->x + (size_t)n * T * D, m->w.norm_w, m->w.norm_b, 1,
-                 D, d->ln_eps);
+  if (cls_only) /* norm (CLIP: ln_post) of each image's CLS row */
+    o->layernorm(m->cls_ln, m->cls_x, m->w.norm_w, m->w.norm_b, B, D, d->ln_eps);
+  else
+    for (int n = 0; n < B; n++)
+      o->layernorm(m->cls_ln + (size_t)n * D, m->x + (size_t)n * T * D, m->w.norm_w, m->w.norm_b, 1,
+                   D, d->ln_eps);
   if (embed && d->family == VIT_CLIP) { /* ln_post(CLS) @ proj, L2-normalised */
     const int E = d->embed_dim;
     float *normed = m->head_out + (size_t)B * E;
@@ -318,13 +404,19 @@ int vit_forward(vit_model *m, const float *images, int B, const int *taps, int n
     return ancd_errorf("vit: CLIP embedding requested but the model has no proj");
   if (embed || logits)
     last = d->depth;
+  int tap_last = 0; /* a tap of the last block needs all its tokens */
+  for (int i = 0; i < n_taps; i++)
+    tap_last |= taps[i] == d->depth;
   vit_embed(m, images, B);
   for (int b = 1; b <= last; b++) {
-    vit_block_forward(m, &m->w.blocks[b - 1], B, NULL, NULL);
+    if (b == d->depth && !tap_last) /* only the head's CLS rows are left to compute */
+      vit_block_forward_cls(m, &m->w.blocks[b - 1], B, NULL, NULL);
+    else
+      vit_block_forward(m, &m->w.blocks[b - 1], B, NULL, NULL);
     copy_taps(m, b, B, taps, n_taps, tap_out);
   }
   if (embed || logits)
-    head_forward(m, B, embed, logits);
+    head_forward(m, B, !tap_last, embed, logits);
   o->synchronize();
   return 0;
 }

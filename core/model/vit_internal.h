@@ -18,6 +18,10 @@ struct vit_model {
   /* Activations, [max_batch, ...]. stage holds the images, then qkv; work holds the im2col
    * columns, then the MLP hidden layer. */
   float *x, *ln, *stage, *att, *scratch, *work, *cls_ln, *head_out;
+  /* The CLS-only last block: cls_p [max_batch, heads, T] the CLS query's scores, cls_x
+   * [max_batch, D] the CLS rows of the stream, ones [max(T, heads, max_batch)] for outer
+   * products and sums. */
+  float *cls_p, *cls_x, *ones;
 };
 
 /* What a trained block keeps for its backward (vit_train.c); NULL in inference, where the block
@@ -32,6 +36,9 @@ typedef struct {
   float *x_mid;               /* [B,T,D] the stream after the attention branch (input of LN2) */
   float *ln2_mean, *ln2_rstd; /* [B*T] */
   float *pre;                 /* [B,T,M] fc1 output before the activation */
+  /* A CLS-only block (vit_block_forward_cls) keeps x_in, LN1 and qkv of every token, the rest
+   * (att, x_mid, ln2, pre) of the B CLS rows only, and the CLS query's probabilities here. */
+  float *cls_p; /* [B,heads,T]; NULL for a full block */
 } vit_block_saved;
 
 /* The tokens of B images (host [B,3,H,W], normalised) into m->x [B,T,D]: patch embedding,
@@ -43,5 +50,12 @@ void vit_embed(vit_model *m, const float *images, int B);
  * (anomalyncd_spec §5.3). With save, every intermediate goes to its buffers. */
 void vit_block_forward(vit_model *m, const vit_block_weights *k, int B, const float *cls_bias,
                        const vit_block_saved *save);
+
+/* The same block when only the CLS rows of its output are used (the last block under the
+ * logits, the embedding or MGViT's features): LN1 and qkv of every token (the keys and values),
+ * then the CLS query's attention, proj and MLP on B rows only, the result in m->cls_x [B, D];
+ * m->x keeps the block's input. About a quarter of a block's FLOPs at ViT-B/16. */
+void vit_block_forward_cls(vit_model *m, const vit_block_weights *k, int B, const float *cls_bias,
+                           const vit_block_saved *save);
 
 #endif

@@ -96,8 +96,11 @@ static void gemm_one(float *C, const float *A, const float *B, int M, int N, int
 static void cpu_gemm_batched(float *C, const float *A, const float *B, int batch, int M, int N,
                              int K, int trans_a, int trans_b, int lda, int ldb, int ldc,
                              long stride_a, long stride_b, long stride_c, float alpha, float beta) {
-  if (batch >= omp_get_max_threads()) { /* whole products per thread */
-#pragma omp parallel for schedule(static)
+  /* Small products (MGViT's CLS-query attention: one row per head) run on the calling thread:
+   * a parallel region costs more than they do, the more so on a busy machine. */
+  const int serial = 2.0 * batch * M * N * K < 4e6;
+  if (batch >= omp_get_max_threads() || serial) { /* whole products per thread */
+#pragma omp parallel for schedule(static) if (!serial)
     for (int b = 0; b < batch; b++)
       gemm_one(C + b * stride_c, A + b * stride_a, B + b * stride_b, M, N, K, trans_a, trans_b, lda,
                ldb, ldc, alpha, beta);
@@ -455,25 +458,44 @@ static void cpu_matmul_backward(float *dinp, float *dweight, float *dbias, const
   }
 }
 
-/* d/dx x Phi(x) = Phi(x) + x phi(x). */
-static void cpu_gelu_backward(float *dinp, const float *inp, const float *dout, long n) {
-#pragma omp parallel for
+/* d/dx x Phi(x) = Phi(x) + x phi(x), with the forward's vectorised erf and exp (within 1.3e-6
+ * of libm's, as gelu_span), in the same dynamic chunks as elementwise(). */
+CPU_CLONES static void gelu_backward_span(float *dinp, const float *inp, const float *dout,
+                                          long n) {
+#pragma omp simd
   for (long i = 0; i < n; i++) {
     float x = inp[i];
-    float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752440f));
-    float pdf = 0.39894228040143267794f * expf(-0.5f * x * x);
+    float cdf = 0.5f * (1.0f + vm_erff(x * 0.70710678118654752440f));
+    float pdf = 0.39894228040143267794f * vm_expf(-0.5f * x * x);
     dinp[i] += (cdf + x * pdf) * dout[i];
   }
 }
 
 /* d/dx x s(a x) = s + a x s (1 - s), s the sigmoid, a = 1.702. */
-static void cpu_quick_gelu_backward(float *dinp, const float *inp, const float *dout, long n) {
-#pragma omp parallel for
+CPU_CLONES static void quick_gelu_backward_span(float *dinp, const float *inp, const float *dout,
+                                                long n) {
+#pragma omp simd
   for (long i = 0; i < n; i++) {
     float x = inp[i];
-    float s = 1.0f / (1.0f + expf(-1.702f * x));
+    float s = 1.0f / (1.0f + vm_expf(-1.702f * x));
     dinp[i] += (s + 1.702f * x * s * (1.0f - s)) * dout[i];
   }
+}
+
+static void backward_chunks(void (*fn)(float *, const float *, const float *, long), float *dinp,
+                            const float *inp, const float *dout, long n) {
+  const long chunk = 16384;
+#pragma omp parallel for schedule(dynamic)
+  for (long i = 0; i < n; i += chunk)
+    fn(dinp + i, inp + i, dout + i, n - i < chunk ? n - i : chunk);
+}
+
+static void cpu_gelu_backward(float *dinp, const float *inp, const float *dout, long n) {
+  backward_chunks(gelu_backward_span, dinp, inp, dout, n);
+}
+
+static void cpu_quick_gelu_backward(float *dinp, const float *inp, const float *dout, long n) {
+  backward_chunks(quick_gelu_backward_span, dinp, inp, dout, n);
 }
 
 static void cpu_add_scaled_backward(float *da, float *db, float *dgamma, const float *dout,

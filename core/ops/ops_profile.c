@@ -118,11 +118,57 @@ static void p_copy(void *dst, const void *src, size_t bytes) {
   TIMED("copy", 0, inner->copy(dst, src, bytes));
 }
 
+static void p_memset0(void *p, size_t bytes) { TIMED("memset0", 0, inner->memset0(p, bytes)); }
+static void p_layernorm_train(float *out, float *mean, float *rstd, const float *inp,
+                              const float *weight, const float *bias, long rows, int C, float eps) {
+  TIMED("layernorm_train", 0,
+        inner->layernorm_train(out, mean, rstd, inp, weight, bias, rows, C, eps));
+}
+static void p_layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                                 const float *inp, const float *weight, const float *mean,
+                                 const float *rstd, long rows, int C) {
+  TIMED("layernorm_backward", 0,
+        inner->layernorm_backward(dinp, dweight, dbias, dout, inp, weight, mean, rstd, rows, C));
+}
+static void p_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                              const float *inp, const float *weight, int M, int K, int N) {
+  char name[48];
+  snprintf(name, sizeof name, "matmul_bwd M=%d K=%d N=%d", M, K, N);
+  TIMED(name, 2.0 * M * K * N * ((dinp != NULL) + (dweight != NULL)),
+        inner->matmul_backward(dinp, dweight, dbias, dout, inp, weight, M, K, N));
+}
+static void p_gelu_backward(float *dinp, const float *inp, const float *dout, long n) {
+  TIMED("gelu_backward", 0, inner->gelu_backward(dinp, inp, dout, n));
+}
+static void p_add_scaled_backward(float *da, float *db, float *dgamma, const float *dout,
+                                  const float *b, const float *gamma, long rows, int C) {
+  TIMED("add_scaled_backward", 0,
+        inner->add_scaled_backward(da, db, dgamma, dout, b, gamma, rows, C));
+}
+static void p_attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
+                                 const float *cls_bias, int B, int T, int C, int NH) {
+  TIMED("attention_backward", 8.0 * B * T * T * C,
+        inner->attention_backward(dqkv, scratch, dout, qkv, cls_bias, B, T, C, NH));
+}
+static void p_sgd_update(float *param, float *momentum_buf, const float *grad, long n, float lr,
+                         float momentum, float weight_decay, int first_step) {
+  TIMED("sgd_update", 0,
+        inner->sgd_update(param, momentum_buf, grad, n, lr, momentum, weight_decay, first_step));
+}
+
 const ops *ops_profile(const ops *o) {
   inner = o;
-  profiled = *o; /* memory, synchronize and the training ops pass through */
+  profiled = *o; /* memory, synchronize and the rarer ops pass through */
   profiled.to_device = p_to_device;
   profiled.to_host = p_to_host;
+  profiled.memset0 = p_memset0;
+  profiled.layernorm_train = p_layernorm_train;
+  profiled.layernorm_backward = p_layernorm_backward;
+  profiled.matmul_backward = p_matmul_backward;
+  profiled.gelu_backward = p_gelu_backward;
+  profiled.add_scaled_backward = p_add_scaled_backward;
+  profiled.attention_backward = p_attention_backward;
+  profiled.sgd_update = p_sgd_update;
   profiled.matmul = p_matmul;
   profiled.gemm_batched = p_gemm_batched;
   profiled.layernorm = p_layernorm;

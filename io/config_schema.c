@@ -47,9 +47,11 @@ const cfg_key cfg_schema[] = {
     {"backbone.activation", CFG_ENUM, FIELD(backbone.activation), .allowed = "auto|gelu|quick_gelu",
      .def = "auto", .help = "MLP activation; auto: the family's (quick_gelu for OpenAI CLIP)"},
     {"backbone.mean", CFG_FLOATS, FIELD(backbone.mean), .max_n = 3, RANGE(-10, 10), .def = "[]",
-     .help = "per-channel input mean (RGB); empty: the family's default"},
+     .help = "per-channel input mean (RGB); empty: the family's default (a WideResNet: "
+             "HETMM's, std with its 0.256 typo)"},
     {"backbone.std", CFG_FLOATS, FIELD(backbone.std), .max_n = 3, RANGE(1e-6, 10), .def = "[]",
-     .help = "per-channel input std (RGB); empty: the family's default"},
+     .help = "per-channel input std (RGB); empty: the family's default (a WideResNet: "
+             "HETMM's, std with its 0.256 typo)"},
 
     /* detect: MuSc musc_hetmm_spec §A.2 */
     {"detect.method", CFG_ENUM, FIELD(detect.method), .allowed = "musc|hetmm|import", .def = "musc",

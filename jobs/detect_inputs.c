@@ -6,8 +6,8 @@
 
 #include "error.h"
 #include "log.h"
-#include "safetensors.h"
 #include "wideresnet.h"
+#include "wrn_load.h"
 
 int detect_load_image(float *chw, uint8_t *rgb_out, const char *path, int S, resize_mode mode,
                       const float mean[3], const float std[3]) {
@@ -140,12 +140,7 @@ int detect_backbone_is_wrn(const config *c, char *what, size_t n) {
     return wrn_arch(&d, c->backbone.arch) == 0;
   }
   snprintf(what, n, "backbone.weights %s (torchvision ResNet keys)", weights);
-  st_file f;
-  if (st_open(&f, weights) != 0)
-    return -1;
-  int is = st_find(&f, "layer1.0.conv1.weight") || st_find(&f, "module.layer1.0.conv1.weight");
-  st_close(&f);
-  return is;
+  return wrn_probe(weights);
 }
 
 int detect_backbone_load(detect_backbone *b, const config *c, int max_batch) {

@@ -53,6 +53,10 @@ expect 2 "$ancd" train -c "$src/configs/demo.yaml" --set dataset.root="$tmp/a" \
 contains "$tmp/err" "WideResNet backbones are for detect.method: hetmm"
 [ -e "$tmp/o2/demo/$cat/maps.h5" ] && fail "a usage error left a maps.h5"
 
+# `ancd info --weights` describes a WideResNet file.
+expect 0 "$ancd" info --weights "$narrow"
+contains "$tmp/out" "torchvision ResNet (Bottleneck): stem 8, blocks 2/2/2"
+
 # configs/hetmm_mvtec_ad.yaml is HETMM's setting: WRN-101-2, 256 px, layer1..3.
 expect 0 "$ancd" config -c "$src/configs/hetmm_mvtec_ad.yaml" --category zipper
 contains "$tmp/out" "arch: \"\?wide_resnet101_2"

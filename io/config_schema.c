@@ -35,34 +35,41 @@ const cfg_key cfg_schema[] = {
 
     /* backbone */
     {"backbone.weights", CFG_STRING, FIELD(backbone.weights), .def = "random",
-     .help = "ViT weights as a safetensors path, or random (deterministic, see backbone.arch)"},
+     .help = "backbone weights as a safetensors path, or random (deterministic, see "
+             "backbone.arch): a ViT, or for detect.method: hetmm a torchvision WideResNet/ResNet "
+             "(keys layer1.0.conv1.weight, ...; README: Detection with HETMM)"},
     {"backbone.family", CFG_ENUM, FIELD(backbone.family), .allowed = "auto|clip|dino|dinov2|timm",
      .def = "auto", .help = "checkpoint family (key names, normalisation); auto: from the keys"},
     {"backbone.arch", CFG_STRING, FIELD(backbone.arch), .def = "vit_tiny_patch16",
-     .help = "architecture of a random ViT, e.g. vit_tiny_patch16, vit_small_patch16"},
+     .help = "architecture of random weights: a ViT, e.g. vit_tiny_patch16, vit_small_patch16, "
+             "or (detect.method: hetmm only) wide_resnet50_2, wide_resnet101_2; with a "
+             "WideResNet file a ResNet name here must match it"},
     {"backbone.activation", CFG_ENUM, FIELD(backbone.activation), .allowed = "auto|gelu|quick_gelu",
      .def = "auto", .help = "MLP activation; auto: the family's (quick_gelu for OpenAI CLIP)"},
     {"backbone.mean", CFG_FLOATS, FIELD(backbone.mean), .max_n = 3, RANGE(-10, 10), .def = "[]",
-     .help = "per-channel input mean (RGB); empty: the family's default"},
+     .help = "per-channel input mean (RGB); empty: the family's default (a WideResNet: "
+             "HETMM's, std with its 0.256 typo)"},
     {"backbone.std", CFG_FLOATS, FIELD(backbone.std), .max_n = 3, RANGE(1e-6, 10), .def = "[]",
-     .help = "per-channel input std (RGB); empty: the family's default"},
+     .help = "per-channel input std (RGB); empty: the family's default (a WideResNet: "
+             "HETMM's, std with its 0.256 typo)"},
 
     /* detect: MuSc musc_hetmm_spec §A.2 */
     {"detect.method", CFG_ENUM, FIELD(detect.method), .allowed = "musc|hetmm|import", .def = "musc",
      .help = "anomaly maps by MuSc, HETMM, or imported PNG maps (detect.maps_root)"},
     {"detect.image_size", CFG_INT, FIELD(detect.image_size), RANGE(16, 4096), .def = "224",
-     .help = "square input side in pixels (MuSc: 518 with ViT-L-14-336)"},
+     .help = "square input side in pixels (MuSc: 518 with ViT-L-14-336; HETMM: 256, a "
+             "multiple of 16 with a WideResNet)"},
     {"detect.layers", CFG_INTS, FIELD(detect.layers), .min_n = 1, RANGE(1, 64),
      .def = "[3, 6, 9, 12]",
-     .help = "1-based ViT blocks whose outputs are used ([6,12,18,24] for 24-block ViTs)"},
+     .help = "1-based ViT blocks whose outputs are used ([6,12,18,24] for 24-block ViTs); "
+             "with a WideResNet its stages 1..3 (HETMM: [1, 2, 3])"},
     {"detect.r_list", CFG_INTS, FIELD(detect.r_list), .min_n = 1, RANGE(1, 63), .def = "[1, 3, 5]",
      .help = "LNAMD aggregation degrees r"},
     {"detect.topmin_min", CFG_FLOAT, FIELD(detect.topmin_min), RANGE(0, 1), .def = "0.0",
      .help = "MSM interval average: lower bound of the fraction of smallest scores"},
     {"detect.topmin_max", CFG_FLOAT, FIELD(detect.topmin_max), RANGE(0, 1), .def = "0.3",
      .help = "MSM interval average: upper bound of the fraction of smallest scores"},
-    {"detect.reference", CFG_ENUM, FIELD(detect.reference), .allowed = "none|train",
-     .def = "none",
+    {"detect.reference", CFG_ENUM, FIELD(detect.reference), .allowed = "none|train", .def = "none",
      .help = "none: zero-shot (MuSc); train: the category's normal training images join the "
              "mutual scoring as references (scored against, never scored)"},
     {"detect.reference_score", CFG_ENUM, FIELD(detect.reference_score),

@@ -200,3 +200,12 @@ void wrn_describe(char *out, size_t n, const wrn_checkpoint *ck) {
            d->stem, d->blocks[0], d->blocks[1], d->blocks[2], d->width[0], d->width[1], d->width[2],
            d->out[0], d->out[1], d->out[2], (double)ck->n_params / 1e6);
 }
+
+int wrn_probe(const char *path) {
+  st_file f;
+  if (st_open(&f, path) != 0)
+    return -1;
+  int is = st_find(&f, "layer1.0.conv1.weight") || st_find(&f, "module.layer1.0.conv1.weight");
+  st_close(&f);
+  return is;
+}

@@ -28,6 +28,9 @@ typedef struct {
  * not a float). */
 int wrn_load(wrn_checkpoint *ck, const char *path);
 void wrn_checkpoint_free(wrn_checkpoint *ck);
+/* 1 when the safetensors file has torchvision ResNet keys (layer1.0.conv1.weight, optionally
+ * under module.), 0 when not (a ViT), -1 with ancd_error when it cannot be read. Header only. */
+int wrn_probe(const char *path);
 
 /* One line, e.g. "torchvision ResNet (Bottleneck): stem 64, blocks 3/4/23, widths
  * 128/256/512, outputs 256/512/1024, 68.9 M parameters to layer3". */

@@ -6,6 +6,8 @@
 
 #include "error.h"
 #include "log.h"
+#include "wideresnet.h"
+#include "wrn_load.h"
 
 int detect_load_image(float *chw, uint8_t *rgb_out, const char *path, int S, resize_mode mode,
                       const float mean[3], const float std[3]) {
@@ -125,8 +127,34 @@ static int load_weights(detect_backbone *b, const config *c) {
   return 0;
 }
 
+int detect_backbone_is_wrn(const config *c, char *what, size_t n) {
+  const char *weights = c->backbone.weights;
+  char tmp[8];
+  if (!what) {
+    what = tmp;
+    n = sizeof tmp;
+  }
+  if (!strcmp(weights, "random")) {
+    wrn_desc d;
+    snprintf(what, n, "backbone.arch %s", c->backbone.arch);
+    return wrn_arch(&d, c->backbone.arch) == 0;
+  }
+  snprintf(what, n, "backbone.weights %s (torchvision ResNet keys)", weights);
+  return wrn_probe(weights);
+}
+
 int detect_backbone_load(detect_backbone *b, const config *c, int max_batch) {
   memset(b, 0, sizeof *b);
+  char what[1200];
+  int wrn = detect_backbone_is_wrn(c, what, sizeof what);
+  if (wrn < 0)
+    return ANCD_EXIT_INPUT;
+  if (wrn) {
+    ancd_errorf("%s: WideResNet backbones are for detect.method: hetmm (MuSc, `ancd train` and "
+                "`ancd predict` take a ViT)",
+                what);
+    return ANCD_EXIT_USAGE;
+  }
   int rc = load_weights(b, c);
   if (rc)
     return rc;

@@ -34,6 +34,14 @@ typedef struct {
 int detect_backbone_load(detect_backbone *b, const config *c, int max_batch);
 void detect_backbone_free(detect_backbone *b);
 
+/* 1 when backbone.* names a WideResNet / ResNet (issue 14, HETMM's backbone, §B.4):
+ * backbone.weights random with a backbone.arch wrn_arch knows (wide_resnet50_2,
+ * wide_resnet101_2, resnet50, resnet101), or a safetensors file with torchvision ResNet keys
+ * (layer1.0.conv1.weight, optionally under module.). 0 for a ViT; -1 with ancd_error() when the
+ * file cannot be read. what (may be NULL) gets "backbone.arch X" or "backbone.weights FILE" for
+ * messages. detect_backbone_load refuses a WideResNet (only HETMM takes one). */
+int detect_backbone_is_wrn(const config *c, char *what, size_t n);
+
 /* musc §A.4.1: the image as RGB, squash-resized to S x S with mode (Pillow bicubic for CLIP,
  * bilinear otherwise; the *_PIL12 modes, since MuSc ran Pillow <= 12), normalised to
  * chw [3, S, S]. rgb_out [S, S, 3] (may be NULL) receives the resized pixels. */

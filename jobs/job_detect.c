@@ -37,6 +37,7 @@
 #include "stage_key.h"
 #include "stages.h"
 #include "vit.h"
+#include "wideresnet.h"
 #include "world.h"
 
 /* One category's run on one rank of its group. */
@@ -70,7 +71,8 @@ typedef struct {
   double *scores, *scores_rscin; /* [n] on every rank */
   uint8_t *labels;               /* [n] */
   int hetmm;                     /* detect.method: hetmm */
-  hetmm_backbone hbb;            /* HETMM's feature maps (the ViT through the hook) */
+  int wrn;                       /* backbone.* names a WideResNet (HETMM only) */
+  hetmm_backbone hbb;            /* HETMM's feature maps (the ViT or the WRN through the hook) */
   hetmm_templates tmpl;          /* HETMM's template sheets */
   float *pro;                    /* [n_own, S, S] HETMM's AUPRO map when post_pro differs */
   const char **paths, **types;   /* [n] */
@@ -224,13 +226,15 @@ static int load_items(detect_run *r) {
 
 /* ---- step 3: the backbone ---- */
 
-/* musc §A.4 (detect_inputs.c); the model is sized for this rank's batches. */
+/* musc §A.4 (detect_inputs.c), or HETMM's WideResNet (issue 14: hetmm_backbone_wrn.c); the model
+ * is sized for this rank's batches. */
 static int load_backbone(detect_run *r) {
   const int B = r->cfg->detect.batch_size; /* HETMM also runs the normal images: whole batches */
-  int rc = detect_backbone_load(&r->bb, r->cfg,
-                                B < r->n_own || r->hetmm ? B
-                                : r->n_own > 0           ? r->n_own
-                                                         : 1);
+  int rc = r->wrn ? hetmm_backbone_wrn(&r->hbb, &r->bb, r->cfg, B)
+                  : detect_backbone_load(&r->bb, r->cfg,
+                                         B < r->n_own || r->hetmm ? B
+                                         : r->n_own > 0           ? r->n_own
+                                                                  : 1);
   if (rc)
     return rc;
   r->S = r->bb.S;
@@ -517,7 +521,8 @@ static int make_maps(detect_run *r) {
 static int run_hetmm(detect_run *r) {
   const config *c = r->cfg;
   const size_t px = (size_t)r->S * r->S;
-  hetmm_backbone_vit(&r->hbb, &r->bb, c->detect.layers.v, r->n_layers, c->detect.batch_size);
+  if (!r->wrn) /* the WRN's hook is made with its weights (load_backbone) */
+    hetmm_backbone_vit(&r->hbb, &r->bb, c->detect.layers.v, r->n_layers, c->detect.batch_size);
   hetmm_job j = {.cfg = c,
                  .category = r->category,
                  .dir = r->dir,
@@ -773,15 +778,23 @@ static int detect_category(const void *export_dir, const config *c, const char *
     return 0;
   }
   double t0 = now_seconds();
-  int rc = load_items(&r);
+  int rc = 0;
+  if (r.hetmm) { /* rank 0 looks, so that a file is opened once */
+    if (r.rank == 0 && (r.wrn = detect_backbone_is_wrn(c, NULL, 0)) < 0)
+      rc = ANCD_EXIT_INPUT;
+    rc = agree_report(rc, &r);
+    CHECK_MPI(MPI_Bcast(&r.wrn, 1, MPI_INT, 0, r.comm));
+  }
+  if (!rc)
+    rc = load_items(&r);
   if (!rc)
     rc = agree_report(load_backbone(&r), &r);
   if (!rc) {
     if (r.rank == 0)
-      log_info("category %s: %s, %d test images%s on %d rank%s, %s, %d px, blocks %d..%d", category,
+      log_info("category %s: %s, %d test images%s on %d rank%s, %s, %d px, %s %d..%d", category,
                r.hetmm ? "HETMM" : "MuSc", r.n, r.n_ref ? ref_note(&r) : "", r.size,
-               r.size == 1 ? "" : "s", r.bb.text, r.S, c->detect.layers.v[0],
-               c->detect.layers.v[c->detect.layers.n - 1]);
+               r.size == 1 ? "" : "s", r.bb.text, r.S, r.wrn ? "stages" : "blocks",
+               c->detect.layers.v[0], c->detect.layers.v[c->detect.layers.n - 1]);
     if (r.hetmm)
       rc = run_hetmm(&r);
     else
@@ -823,6 +836,13 @@ static int check_config(const config *c, const char *category) {
   if (strcmp(c->detect.method, "musc")) {
     log_error("detect.method %s (category %s): not implemented yet; use musc or hetmm",
               c->detect.method, category);
+    return ANCD_EXIT_USAGE;
+  }
+  wrn_desc d; /* a file's keys are looked at when the backbone loads (detect_backbone_load) */
+  if (!strcmp(c->backbone.weights, "random") && wrn_arch(&d, c->backbone.arch) == 0) {
+    log_error("backbone.arch %s (category %s): WideResNet backbones are for detect.method: hetmm "
+              "(MuSc takes a ViT)",
+              c->backbone.arch, category);
     return ANCD_EXIT_USAGE;
   }
   if (c->detect.topmin_min != 0.0) {

@@ -1,6 +1,6 @@
 /* ancd info: what this build and machine offer (backends, devices, MPI world, libraries) and,
  * with a config, the dataset summary after validating every file; with --weights, the ViT
- * architecture inferred from a safetensors checkpoint. */
+ * (or WideResNet) architecture inferred from a safetensors checkpoint. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include "versions.h"
 #include "vit_load.h"
 #include "world.h"
+#include "wrn_load.h"
 
 static void print_machine(const world *w) {
   char libs[512], gpu[256], blas[256], mpi_version[MPI_MAX_LIBRARY_VERSION_STRING];
@@ -50,10 +51,30 @@ static void print_machine(const world *w) {
   printf("libraries: %s\n", libs);
 }
 
+/* A torchvision ResNet file (HETMM's WideResNet, issue 14): its architecture. 1 when it is one. */
+static int print_wrn_weights(const char *path, int *rc) {
+  if (wrn_probe(path) != 1)
+    return 0; /* a ViT, or unreadable: vit_load says why */
+  wrn_checkpoint ck;
+  *rc = wrn_load(&ck, path);
+  if (*rc == 0) {
+    char text[512];
+    wrn_describe(text, sizeof text, &ck);
+    printf("\nweights:   %s\n           %s (HETMM's backbone: detect.method hetmm)\n", path, text);
+    wrn_checkpoint_free(&ck);
+  } else {
+    log_error("%s", ancd_error());
+  }
+  return 1;
+}
+
 /* Loads a checkpoint with the config's family and activation and prints its architecture. */
 static int print_weights(const char *path, const cfg_backbone *b) {
+  int rc = 0;
+  if (print_wrn_weights(path, &rc))
+    return rc;
   vit_checkpoint *ck = xmalloc(sizeof *ck);
-  int rc = vit_load(ck, path, b->family, b->activation);
+  rc = vit_load(ck, path, b->family, b->activation);
   if (rc == 0) {
     char text[1024];
     vit_describe(text, sizeof text, ck);

@@ -44,6 +44,7 @@
 #include "sampler.h"
 #include "stage_key.h"
 #include "stages.h"
+#include "wideresnet.h"
 #include "world.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -720,7 +721,13 @@ static int train_category(const void *ctx, const config *c, const char *category
 }
 
 static int check_config(const config *c, const char *category) {
-  (void)category;
+  wrn_desc d; /* a file's keys are looked at when the backbone loads (detect_backbone_load) */
+  if (!strcmp(c->backbone.weights, "random") && wrn_arch(&d, c->backbone.arch) == 0) {
+    log_error("backbone.arch %s (category %s): WideResNet backbones are for detect.method: hetmm "
+              "(`ancd train` trains a ViT)",
+              c->backbone.arch, category);
+    return ANCD_EXIT_USAGE;
+  }
   if (c->train.batch_size < 2) {
     log_error("train.batch_size %d: a batch needs base and novel samples (at least 2)",
               c->train.batch_size);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `ancd detect` with detect.method: hetmm gives the same templates, maps and scores on 1 and 2 MPI
 # ranks (issue 14: images and PTS positions are sharded over the ranks; max abs diff <= 1e-6),
-# for ALL and PTS templates; and the templates.h5 a 2-rank run wrote is read by 1 rank.
+# for ALL and PTS templates; and the templates.h5 a 2-rank run wrote is read by 1 rank. The same
+# with HETMM's WideResNet (random wide_resnet50_2, layer1..3, ALL).
 #   hetmm_ranks.sh H5_COMPARE MPIEXEC
 . "$(dirname "$0")/lib.sh"
 h5cmp=${1:?usage: hetmm_ranks.sh H5_COMPARE MPIEXEC}
@@ -38,5 +39,18 @@ rm "$tmp/out_pts_np2/demo/$cat/maps.h5"
 grep -q "read from templates.h5" "$tmp/log" || fail "the rerun did not read templates.h5"
 "$h5cmp" "$tmp/out_pts_np1/demo/$cat/maps.h5" "$tmp/out_pts_np2/demo/$cat/maps.h5" 1e-6 maps \
   scores || fail "maps from the read templates differ"
+
+# The WideResNet backbone: the same maps on 1 and 2 ranks.
+for np in 1 2; do
+  out="$tmp/out_wrn_np$np"
+  "$mpiexec" -np "$np" --allow-run-as-root --oversubscribe "$ancd" detect "${common[@]}" \
+    --set backbone.arch=wide_resnet50_2 --set detect.layers=[1,2,3] --set hetmm.fwd_windows=[3] \
+    --set hetmm.alpha=[0.5] --set hetmm.lambda=[1] -o "$out" >"$tmp/log" 2>&1 ||
+    fail "hetmm with a WRN on $np ranks: $(tail -5 "$tmp/log")"
+done
+"$h5cmp" "$tmp/out_wrn_np1/demo/$cat/maps.h5" "$tmp/out_wrn_np2/demo/$cat/maps.h5" 1e-6 maps \
+  scores scores_rscin labels masks || fail "WRN: 1 rank and 2 ranks differ (maps)"
+"$h5cmp" "$tmp/out_wrn_np1/demo/$cat/templates.h5" "$tmp/out_wrn_np2/demo/$cat/templates.h5" \
+  1e-6 layer0 layer1 layer2 || fail "WRN: 1 rank and 2 ranks differ (templates)"
 
 finish hetmm_ranks

@@ -11,16 +11,11 @@
 /* Keys or whole sections ("detect" = every detect.* key) that cannot change any stage's result:
  * output names and places, pictures, the parallel layout (results are identical for any rank
  * count), and the bad-file tolerance (it decides whether a category fails, not its numbers). */
-static const char *const OUTSIDE[] = {"dataset.name",
-                                      "dataset.categories",
-                                      "detect.vis",
-                                      "detect.keep_features",
-                                      "regions.vis",
-                                      "classify.gallery_size",
-                                      "parallel",
-                                      "io",
-                                      "output",
-                                      NULL};
+static const char *const OUTSIDE[] = {"dataset.name", "dataset.categories",
+                                      "detect.vis",   "detect.keep_features",
+                                      "regions.vis",  "classify.gallery_size",
+                                      "parallel",     "io",
+                                      "output",       NULL};
 
 /* What each stage reads, as keys or sections; the first match of a key decides. `seed` is
  * handled in stage_of_key. */

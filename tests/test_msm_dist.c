@@ -44,7 +44,8 @@ int main(int argc, char **argv) {
   double acc[N * L];
   for (int i = 0; i < N * L; i++)
     acc[i] = 1.0;
-  CHECK(msm_distributed(acc, 0.5, Z, N, 0, N, L, C, k, NULL, MPI_COMM_SELF) == 0, "%s", ancd_error());
+  CHECK(msm_distributed(acc, 0.5, Z, N, 0, N, L, C, k, NULL, MPI_COMM_SELF) == 0, "%s",
+        ancd_error());
   int differ = 0;
   for (int i = 0; i < N * L; i++)
     differ += acc[i] != 1.0 + direct[i];

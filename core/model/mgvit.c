@@ -491,6 +491,57 @@ int mgvit_forward(mgvit *m, const float *images, const float *masks, int N, floa
 
 /* ---- backward ---- */
 
+/* The MLP and proj steps of a block's backward on `rows` rows (every token, or the CLS rows of
+ * a CLS-only last block): on entry dx = dL/d(block output) [rows, D]; on exit dx = dL/d(x_mid)
+ * (the residual's share before the attention branch) and m->datt = dL/d(attention output).
+ * hidden [rows, M] is scratch for the recomputed activation. */
+static void mlp_proj_backward(mgvit *m, int b, float *dx, float *hidden, int rows) {
+  const ops *o = m->o;
+  const vit_desc *d = &m->d;
+  const vit_block_weights *k = &m->tw[b];
+  const block_grads *g = &m->tg[b];
+  const vit_block_saved *s = &m->saved[b];
+  const int D = m->D, M = m->M;
+  const size_t nd = (size_t)rows * D * sizeof(float), nm = (size_t)rows * M * sizeof(float);
+  float *ln = m->vm->ln;
+
+  /* x_out = x_mid + ls2 * fc2(act(fc1(LN2 x_mid))) */
+  o->layernorm(ln, s->x_mid, k->ln2_w, k->ln2_b, rows, D, d->ln_eps); /* recomputed */
+  if (d->act == VIT_ACT_QUICK_GELU)
+    o->quick_gelu(hidden, s->pre, (long)rows * M);
+  else
+    o->gelu(hidden, s->pre, (long)rows * M);
+  const float *dbranch = dx;
+  if (k->ls2) { /* the branch before LayerScale is recomputed for dgamma */
+    o->matmul(m->datt, hidden, k->fc2_w, k->fc2_b, rows, M, D);
+    o->memset0(m->dy, nd);
+    o->add_scaled_backward(NULL, m->dy, g->ls2, dx, m->datt, k->ls2, rows, D);
+    dbranch = m->dy;
+  }
+  o->memset0(m->dhid, nm);
+  o->matmul_backward(m->dhid, g->fc2_w, g->fc2_b, dbranch, hidden, k->fc2_w, rows, M, D);
+  o->memset0(m->dpre, nm);
+  if (d->act == VIT_ACT_QUICK_GELU)
+    o->quick_gelu_backward(m->dpre, s->pre, m->dhid, (long)rows * M);
+  else
+    o->gelu_backward(m->dpre, s->pre, m->dhid, (long)rows * M);
+  o->memset0(m->dln, nd);
+  o->matmul_backward(m->dln, g->fc1_w, g->fc1_b, m->dpre, ln, k->fc1_w, rows, D, M);
+  o->layernorm_backward(dx, g->ln2_w, g->ln2_b, m->dln, s->x_mid, k->ln2_w, s->ln2_mean,
+                        s->ln2_rstd, rows, D);
+
+  /* x_mid = x_in + ls1 * proj(attn(...)) */
+  dbranch = dx;
+  if (k->ls1) {
+    o->matmul(m->datt, s->att, k->proj_w, k->proj_b, rows, D, D);
+    o->memset0(m->dy, nd);
+    o->add_scaled_backward(NULL, m->dy, g->ls1, dx, m->datt, k->ls1, rows, D);
+    dbranch = m->dy;
+  }
+  o->memset0(m->datt, nd);
+  o->matmul_backward(m->datt, g->proj_w, g->proj_b, dbranch, s->att, k->proj_w, rows, D, D);
+}
+
 /* One trained block: on entry dx = dL/d(block output), on exit dL/d(block input) (not computed
  * for the first trained block: nothing below it trains). */
 static void block_backward(mgvit *m, int b, int N, int need_dinp) {
@@ -500,46 +551,12 @@ static void block_backward(mgvit *m, int b, int N, int need_dinp) {
   const vit_block_weights *k = &m->tw[b];
   const block_grads *g = &m->tg[b];
   const vit_block_saved *s = &m->saved[b];
-  const int D = m->D, M = m->M, T = m->T, BT = N * T;
-  const size_t nd = (size_t)BT * D * sizeof(float), nm = (size_t)BT * M * sizeof(float);
+  const int D = m->D, T = m->T, BT = N * T;
+  const size_t nd = (size_t)BT * D * sizeof(float);
   const float *bias = m->first + b >= m->mask_from ? m->bias : NULL;
-  float *ln = vm->ln, *hidden = m->hidden;
+  float *ln = vm->ln;
 
-  /* x_out = x_mid + ls2 * fc2(act(fc1(LN2 x_mid))) */
-  o->layernorm(ln, s->x_mid, k->ln2_w, k->ln2_b, BT, D, d->ln_eps); /* recomputed */
-  if (d->act == VIT_ACT_QUICK_GELU)
-    o->quick_gelu(hidden, s->pre, (long)BT * M);
-  else
-    o->gelu(hidden, s->pre, (long)BT * M);
-  const float *dbranch = m->dx;
-  if (k->ls2) { /* the branch before LayerScale is recomputed for dgamma */
-    o->matmul(m->datt, hidden, k->fc2_w, k->fc2_b, BT, M, D);
-    o->memset0(m->dy, nd);
-    o->add_scaled_backward(NULL, m->dy, g->ls2, m->dx, m->datt, k->ls2, BT, D);
-    dbranch = m->dy;
-  }
-  o->memset0(m->dhid, nm);
-  o->matmul_backward(m->dhid, g->fc2_w, g->fc2_b, dbranch, hidden, k->fc2_w, BT, M, D);
-  o->memset0(m->dpre, nm);
-  if (d->act == VIT_ACT_QUICK_GELU)
-    o->quick_gelu_backward(m->dpre, s->pre, m->dhid, (long)BT * M);
-  else
-    o->gelu_backward(m->dpre, s->pre, m->dhid, (long)BT * M);
-  o->memset0(m->dln, nd);
-  o->matmul_backward(m->dln, g->fc1_w, g->fc1_b, m->dpre, ln, k->fc1_w, BT, D, M);
-  o->layernorm_backward(m->dx, g->ln2_w, g->ln2_b, m->dln, s->x_mid, k->ln2_w, s->ln2_mean,
-                        s->ln2_rstd, BT, D);
-
-  /* x_mid = x_in + ls1 * proj(attn(qkv(LN1 x_in))) */
-  dbranch = m->dx;
-  if (k->ls1) {
-    o->matmul(m->datt, s->att, k->proj_w, k->proj_b, BT, D, D);
-    o->memset0(m->dy, nd);
-    o->add_scaled_backward(NULL, m->dy, g->ls1, m->dx, m->datt, k->ls1, BT, D);
-    dbranch = m->dy;
-  }
-  o->memset0(m->datt, nd);
-  o->matmul_backward(m->datt, g->proj_w, g->proj_b, dbranch, s->att, k->proj_w, BT, D, D);
+  mlp_proj_backward(m, b, m->dx, m->hidden, BT);
   o->memset0(m->dqkv, 3 * nd);
   o->attention_backward(m->dqkv, m->att_scratch, m->datt, s->qkv, bias, N, T, D, d->heads);
   o->layernorm(ln, s->x_in, k->ln1_w, k->ln1_b, BT, D, d->ln_eps); /* recomputed */
@@ -561,46 +578,14 @@ static void block_backward_cls(mgvit *m, int b, int N, int need_dinp) {
   const vit_block_weights *k = &m->tw[b];
   const block_grads *g = &m->tg[b];
   const vit_block_saved *s = &m->saved[b];
-  const int D = m->D, M = m->M, T = m->T, BT = N * T, NH = d->heads, hs = D / NH;
+  const int D = m->D, T = m->T, BT = N * T, NH = d->heads, hs = D / NH;
   const long row = 3L * T * D;
   const float scale = 1.0f / sqrtf((float)hs);
-  const size_t cd = (size_t)N * D * sizeof(float), cm = (size_t)N * M * sizeof(float);
   const size_t nd = (size_t)BT * D * sizeof(float), np = (size_t)N * NH * T;
-  float *ln = vm->ln, *hidden = vm->work;
+  float *ln = vm->ln;
 
   /* The MLP and proj of the CLS rows: block_backward's steps on N rows. */
-  o->layernorm(ln, s->x_mid, k->ln2_w, k->ln2_b, N, D, d->ln_eps); /* recomputed */
-  if (d->act == VIT_ACT_QUICK_GELU)
-    o->quick_gelu(hidden, s->pre, (long)N * M);
-  else
-    o->gelu(hidden, s->pre, (long)N * M);
-  const float *dbranch = m->dxc;
-  if (k->ls2) {
-    o->matmul(m->datt, hidden, k->fc2_w, k->fc2_b, N, M, D);
-    o->memset0(m->dy, cd);
-    o->add_scaled_backward(NULL, m->dy, g->ls2, m->dxc, m->datt, k->ls2, N, D);
-    dbranch = m->dy;
-  }
-  o->memset0(m->dhid, cm);
-  o->matmul_backward(m->dhid, g->fc2_w, g->fc2_b, dbranch, hidden, k->fc2_w, N, M, D);
-  o->memset0(m->dpre, cm);
-  if (d->act == VIT_ACT_QUICK_GELU)
-    o->quick_gelu_backward(m->dpre, s->pre, m->dhid, (long)N * M);
-  else
-    o->gelu_backward(m->dpre, s->pre, m->dhid, (long)N * M);
-  o->memset0(m->dln, cd);
-  o->matmul_backward(m->dln, g->fc1_w, g->fc1_b, m->dpre, ln, k->fc1_w, N, D, M);
-  o->layernorm_backward(m->dxc, g->ln2_w, g->ln2_b, m->dln, s->x_mid, k->ln2_w, s->ln2_mean,
-                        s->ln2_rstd, N, D);
-  dbranch = m->dxc;
-  if (k->ls1) {
-    o->matmul(m->datt, s->att, k->proj_w, k->proj_b, N, D, D);
-    o->memset0(m->dy, cd);
-    o->add_scaled_backward(NULL, m->dy, g->ls1, m->dxc, m->datt, k->ls1, N, D);
-    dbranch = m->dy;
-  }
-  o->memset0(m->datt, cd);
-  o->matmul_backward(m->datt, g->proj_w, g->proj_b, dbranch, s->att, k->proj_w, N, D, D);
+  mlp_proj_backward(m, b, m->dxc, vm->work, N);
 
   /* The CLS query's attention: dp = do v^T, ds = p o (dp - dot) with dot the row sums of
    * p o dp (a batch of dot products, an outer product with ones subtracted, then an elementwise

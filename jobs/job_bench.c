@@ -288,16 +288,17 @@ static int bench_msm(const bench *b, int N, int L, int C, int Q) {
   json_t *sz =
       json_pack("{s:i, s:i, s:i, s:i, s:i}", "n", N, "patches", L, "dim", C, "queries", Q, "k", k);
   json_t *extra =
-      json_pack("{s:I, s:o, s:o, s:o, s:i, s:I}", "pairs", (json_int_t)pairs, "score_seconds",
+      json_pack("{s:I, s:o, s:o, s:o, s:i, s:I, s:s}", "pairs", (json_int_t)pairs, "score_seconds",
                 number(best_score), "ms_per_query", number(ms_query), "ms_per_image_full_pool",
-                number(ms_image), "threads", threads, "max_rss_bytes", (json_int_t)rss);
+                number(ms_image), "threads", threads, "max_rss_bytes", (json_int_t)rss, "kernel",
+                msm_kernel_fused(L) ? "fused" : "sgemm");
   report(b, "msm", sz, best, 2.0 * L * L * C * pairs, full_peak, extra);
   if (!b->json)
     printf("%-18s %.0f pairs, %.1f ms per query, %.1f ms per image of the full pool, "
-           "GEMM+max %.4f s, interval average %.4f s; full-pool peak %.1f MiB computed, "
+           "%s kernel %.4f s, interval average %.4f s; full-pool peak %.1f MiB computed, "
            "max RSS %.1f MiB measured\n",
-           "", pairs, ms_query, ms_image, best_score, best - best_score, full_peak / 1048576.0,
-           rss / 1048576.0);
+           "", pairs, ms_query, ms_image, msm_kernel_fused(L) ? "fused" : "sgemm+max", best_score,
+           best - best_score, full_peak / 1048576.0, rss / 1048576.0);
   return 0;
 }
 
@@ -438,7 +439,7 @@ static int bench_train(const bench *b, const char *arch, int grad_from_block) {
 int job_bench(int argc, char **argv) {
   int json = 0, profile = 0, threads = 0, batch = 8, repeat = 3, n = 200, patches = 1369,
       dim = 1024, queries = 0, grad_from = 0, grid = 14, sheets = 761, fwd_win = 5, bwd_win = 3;
-  const char *arch = "vit_base_patch16";
+  const char *arch = "vit_base_patch16", *msm_kernel_name = "auto";
   const cli_opt opts[] = {
       {"json", 0, CLI_FLAG, &json, NULL, "one JSON object per benchmark line"},
       {"profile", 0, CLI_FLAG, &profile, NULL,
@@ -453,6 +454,9 @@ int job_bench(int argc, char **argv) {
       {"dim", 0, CLI_INT, &dim, "C", "msm: feature width (default 1024)"},
       {"queries", 0, CLI_INT, &queries, "Q",
        "msm: score only images 0..Q-1 against the pool (default: all N, the full MSM)"},
+      {"kernel", 0, CLI_STRING, &msm_kernel_name, "K",
+       "msm: auto (the fused AVX-512 kernel where the CPU has it) or sgemm (the reference: one "
+       "sgemm per tile of pairs, then the maxima)"},
       {"arch", 0, CLI_STRING, &arch, "NAME",
        "train: the random ViT (vit_base_patch16, vit_tiny_patch16, ...; default vit_base_patch16)"},
       {"grad-from-block", 0, CLI_INT, &grad_from, "K",
@@ -480,7 +484,8 @@ int job_bench(int argc, char **argv) {
       "--dim against --sheets templates, windows --fwd/--bwd (ms per image, GFLOP/s, ratio to "
       "SGEMM; tests/bench/torch_atmm.py is the PyTorch counterpart; default dim 192).",
       "gemm|vit|msm|train|atmm [--json] [--profile] [--threads N] [--batch B] [--repeat R] [--n N] "
-      "[--patches L] [--dim C] [--queries Q] [--arch NAME] [--grad-from-block K] [-c FILE] "
+      "[--patches L] [--dim C] [--queries Q] [--kernel auto|sgemm] [--arch NAME] "
+      "[--grad-from-block K] [-c FILE] "
       "[--set device=cpu]",
       opts, 1};
   cli_args a;
@@ -509,6 +514,11 @@ int job_bench(int argc, char **argv) {
                     "--n are needed\n");
     return ANCD_EXIT_USAGE;
   }
+  if (strcmp(msm_kernel_name, "auto") && strcmp(msm_kernel_name, "sgemm")) {
+    fprintf(stderr, "ancd bench: --kernel is auto or sgemm, not '%s'\n", msm_kernel_name);
+    return ANCD_EXIT_USAGE;
+  }
+  msm_use_kernel(strcmp(msm_kernel_name, "sgemm") ? MSM_KERNEL_AUTO : MSM_KERNEL_SGEMM);
   config_set *cs = xmalloc(sizeof *cs);
   rc = cli_load_config(cs, &a);
   const ops *o = rc ? NULL : ops_select(cs->base.device);

@@ -492,9 +492,60 @@ static void test_rscin(void) {
   free(U);
 }
 
+/* The fused kernel (msm_fused.c) against the sgemm reference and the naive distances, at sizes
+ * where it runs (L >= 16) and where tiles hold several images (L = 196: 5 per tile), with C = 192
+ * (a compile-time copy) and an odd C; then blocks cut as two ranks would, and a packed A: the
+ * same bits as one block. Where the CPU lacks AVX-512 both runs take the reference. */
+static void test_msm_kernels(void) {
+  const int sizes[][3] = {{12, 196, 192}, {7, 33, 40}};
+  for (int s = 0; s < 2; s++) {
+    const int N = sizes[s][0], L = sizes[s][1], C = sizes[s][2];
+    const size_t img = (size_t)L * C, n = (size_t)N * L * N;
+    float *Z = random_unit_rows(N * L, C, 21 + s), *scratch = msm_scratch(L, C);
+    float *Dref = filled(n, SENTINEL), *D = filled(n, SENTINEL);
+    msm_use_kernel(MSM_KERNEL_SGEMM);
+    CHECK(!msm_kernel_fused(L), "SGEMM forced, yet the fused kernel is chosen");
+    msm_score_blocks(Dref, NULL, scratch, (msm_block){Z, N, 0, 0}, (msm_block){Z, N, 0, 0}, L, C, N,
+                     1);
+    msm_use_kernel(MSM_KERNEL_AUTO);
+    msm_score_blocks(D, NULL, scratch, (msm_block){Z, N, 0, 0}, (msm_block){Z, N, 0, 0}, L, C, N,
+                     1);
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++)
+      worst = fmax(worst, fabs((double)D[i] - Dref[i]));
+    CHECK(worst < 1e-5, "L %d C %d: fused vs sgemm max diff %g", L, C, worst);
+    CHECK(check_rows(D, Z, 0, N, 0, N, L, C, N, "fused") == 0, "L %d C %d: fused vs naive", L, C);
+
+    /* Two "ranks": images [0, 7) and [7, N) as own blocks plus the cross call. */
+    const int cut = N * 7 / 12;
+    float *Dcut = filled(n, SENTINEL);
+    msm_block lo = {Z, cut, 0, 0}, hi = {Z + cut * img, N - cut, cut, cut};
+    msm_score_blocks(Dcut, NULL, scratch, lo, lo, L, C, N, 1);
+    msm_score_blocks(Dcut + (size_t)cut * L * N, NULL, scratch, hi, hi, L, C, N, 1);
+    msm_score_blocks(Dcut, Dcut + (size_t)cut * L * N, scratch, lo, hi, L, C, N, 0);
+    CHECK(memcmp(Dcut, D, n * sizeof *D) == 0, "L %d C %d: blocks change the fused values", L, C);
+    /* Packed A (first = -1): images 1..3 against the last block. */
+    float *Dp = filled((size_t)3 * L * N, SENTINEL);
+    msm_score_blocks(Dp, NULL, scratch, (msm_block){Z + img, 3, -1, 0}, hi, L, C, N, 0);
+    int same = 1;
+    for (int a = 0; a < 3; a++)
+      for (int p = 0; p < L; p++)
+        for (int j = cut; j < N; j++)
+          same &= Dp[((size_t)a * L + p) * N + j] == D[((size_t)(1 + a) * L + p) * N + j];
+    CHECK(same, "L %d C %d: a packed A changes the fused values", L, C);
+    free(Dp);
+    free(Dcut);
+    free(D);
+    free(Dref);
+    free(scratch);
+    free(Z);
+  }
+}
+
 int main(void) {
   test_msm_k();
   test_msm_blocks();
+  test_msm_kernels();
   test_interval_average();
   test_lnamd();
   test_upsample();

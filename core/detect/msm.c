@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "msm_fused.h"
 #include "musc.h"
 #include "ops.h"
 
@@ -34,8 +35,17 @@ static int tile_images(int L) {
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 size_t msm_scratch_floats(int L, int C) {
   size_t rows = (size_t)tile_images(L) * L;
-  return round16(rows * rows) + 2 * round16(rows * C) + round16((size_t)L);
+  size_t sgemm = round16(rows * rows) + 2 * round16(rows * C) + round16((size_t)L);
+  size_t fused = msm_fused_scratch_floats(tile_images(L), L, C) + 4 * 16;
+  return sgemm > fused ? sgemm : fused;
 }
+
+static msm_kernel kernel_choice = MSM_KERNEL_AUTO;
+void msm_use_kernel(msm_kernel k) { kernel_choice = k; }
+int msm_kernel_fused(int L) { return kernel_choice == MSM_KERNEL_AUTO && msm_fused_usable(L); }
+
+/* p rounded up to a 64-byte boundary. */
+static float *align64(float *p) { return (float *)(((size_t)p + 63) & ~(size_t)63); }
 
 /* Euclidean distance of two unit vectors from their dot product, in float as torch.cdist's GEMM
  * path (|a|^2 + |b|^2 - 2 a.b with unit norms), clamped at 0 before the root. */
@@ -95,6 +105,58 @@ static const float *tile_input(float *buf, int *lo, int *hi, msm_block X, int ti
  * pair's dot products come from the same place of the same product whatever the blocks are: any
  * sharding over ranks gives identical values. A same-block call skips the tiles below the
  * diagonal and, inside a diagonal tile, the pairs b <= a. */
+/* The images of global tile `tile` that block X holds, [*lo, *hi) in X's numbering (packed:
+ * its own images t at a time). */
+static void tile_range(int *lo, int *hi, msm_block X, int tile, int t) {
+  const int g0 = X.first < 0 ? tile * t : tile * t - X.first;
+  *lo = g0 > 0 ? g0 : 0;
+  *hi = g0 + t < X.n ? g0 + t : X.n;
+}
+
+/* msm_score_blocks with msm_fused.c: tiles as work units (the values do not depend on them), B's
+ * tile packed once per thread and reused while the thread stays on it. */
+static void score_blocks_fused(float *dA, float *dB, float *scratch, msm_block A, msm_block B,
+                               int L, int C, int ncols, int same, int nta, int ntb, int ta0,
+                               int tb0) {
+  const size_t per_thread = msm_scratch_floats(L, C), row = (size_t)L * ncols;
+  const int t = tile_images(L), np = (t * L + 31) / 32;
+#pragma omp parallel
+  {
+    float *Bp = align64(scratch + (size_t)omp_get_thread_num() * per_thread);
+    float *colmax = align64(Bp + (size_t)np * 32 * C);
+    float *rowmax = align64(colmax + (size_t)t * np * 32);
+    float *work = align64(rowmax + (size_t)t * L * t);
+    int packed_ib = -1;
+#pragma omp for collapse(2) schedule(dynamic, 1)
+    for (int ib = 0; ib < ntb; ib++)
+      for (int ia = 0; ia < nta; ia++) {
+        if (same && ia > ib)
+          continue;
+        int a_lo, a_hi, b_lo, b_hi;
+        tile_range(&a_lo, &a_hi, A, ta0 + ia, t);
+        tile_range(&b_lo, &b_hi, B, tb0 + ib, t);
+        const int na = a_hi - a_lo, nb = b_hi - b_lo, diag = same && ia == ib;
+        if (packed_ib != ib)
+          msm_fused_pack(Bp, B.Z + (size_t)b_lo * L * C, nb, L, C);
+        packed_ib = ib;
+        msm_fused_tile(rowmax, colmax, work, A.Z + (size_t)a_lo * L * C, na, Bp, nb, L, C, diag);
+        const size_t cm_stride = (size_t)(nb * L + 31) / 32 * 32; /* colmax row of one image */
+        for (int a = 0; a < na; a++)
+          for (int b = diag ? a + 1 : 0; b < nb; b++) {
+            float *dA_col = dA + (a_lo + a) * row + (size_t)(B.col + b_lo + b);
+            for (int p = 0; p < L; p++)
+              dA_col[(size_t)p * ncols] = unit_distance(rowmax[((size_t)a * L + p) * nb + b]);
+            if (dB) {
+              float *dB_col = dB + (b_lo + b) * row + (size_t)(A.col + a_lo + a);
+              const float *cm = colmax + a * cm_stride + (size_t)b * L;
+              for (int q = 0; q < L; q++)
+                dB_col[(size_t)q * ncols] = unit_distance(cm[q]);
+            }
+          }
+      }
+  }
+}
+
 void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_block B, int L, int C,
                       int ncols, int same) {
   (void)ops_cpu(); /* OpenBLAS single-threaded: the OpenMP team owns the cores */
@@ -113,6 +175,10 @@ void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_blo
   const int ta0 = packed ? 0 : A.first / t;
   const int nta = packed ? (A.n + t - 1) / t : (A.first + A.n - 1) / t - ta0 + 1;
   const int tb0 = B.first / t, ntb = (B.first + B.n - 1) / t - tb0 + 1;
+  if (msm_kernel_fused(L)) {
+    score_blocks_fused(dA, dB, scratch, A, B, L, C, ncols, same, nta, ntb, ta0, tb0);
+    return;
+  }
 #pragma omp parallel
   {
     float *G = scratch + (size_t)omp_get_thread_num() * per_thread;

@@ -291,14 +291,14 @@ static int bench_msm(const bench *b, int N, int L, int C, int Q) {
       json_pack("{s:I, s:o, s:o, s:o, s:i, s:I, s:s}", "pairs", (json_int_t)pairs, "score_seconds",
                 number(best_score), "ms_per_query", number(ms_query), "ms_per_image_full_pool",
                 number(ms_image), "threads", threads, "max_rss_bytes", (json_int_t)rss, "kernel",
-                msm_kernel_fused(L) ? "fused" : "sgemm");
+                msm_kernel_fused(L, C) ? "fused" : "sgemm");
   report(b, "msm", sz, best, 2.0 * L * L * C * pairs, full_peak, extra);
   if (!b->json)
     printf("%-18s %.0f pairs, %.1f ms per query, %.1f ms per image of the full pool, "
            "%s kernel %.4f s, interval average %.4f s; full-pool peak %.1f MiB computed, "
            "max RSS %.1f MiB measured\n",
-           "", pairs, ms_query, ms_image, msm_kernel_fused(L) ? "fused" : "sgemm+max", best_score,
-           best - best_score, full_peak / 1048576.0, rss / 1048576.0);
+           "", pairs, ms_query, ms_image, msm_kernel_fused(L, C) ? "fused" : "sgemm+max",
+           best_score, best - best_score, full_peak / 1048576.0, rss / 1048576.0);
   return 0;
 }
 
@@ -455,7 +455,8 @@ int job_bench(int argc, char **argv) {
       {"queries", 0, CLI_INT, &queries, "Q",
        "msm: score only images 0..Q-1 against the pool (default: all N, the full MSM)"},
       {"kernel", 0, CLI_STRING, &msm_kernel_name, "K",
-       "msm: auto (the fused AVX-512 kernel where the CPU has it) or sgemm (the reference: one "
+       "msm: auto (the fused AVX-512 kernel where the CPU has it and --dim <= 512) or sgemm (the "
+       "reference: one "
        "sgemm per tile of pairs, then the maxima)"},
       {"arch", 0, CLI_STRING, &arch, "NAME",
        "train: the random ViT (vit_base_patch16, vit_tiny_patch16, ...; default vit_base_patch16)"},

@@ -42,7 +42,9 @@ size_t msm_scratch_floats(int L, int C) {
 
 static msm_kernel kernel_choice = MSM_KERNEL_AUTO;
 void msm_use_kernel(msm_kernel k) { kernel_choice = k; }
-int msm_kernel_fused(int L) { return kernel_choice == MSM_KERNEL_AUTO && msm_fused_usable(L); }
+int msm_kernel_fused(int L, int C) {
+  return kernel_choice == MSM_KERNEL_AUTO && msm_fused_usable(L, C);
+}
 
 /* p rounded up to a 64-byte boundary. */
 static float *align64(float *p) { return (float *)(((size_t)p + 63) & ~(size_t)63); }
@@ -175,7 +177,7 @@ void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_blo
   const int ta0 = packed ? 0 : A.first / t;
   const int nta = packed ? (A.n + t - 1) / t : (A.first + A.n - 1) / t - ta0 + 1;
   const int tb0 = B.first / t, ntb = (B.first + B.n - 1) / t - tb0 + 1;
-  if (msm_kernel_fused(L)) {
+  if (msm_kernel_fused(L, C)) {
     score_blocks_fused(dA, dB, scratch, A, B, L, C, ncols, same, nta, ntb, ta0, tb0);
     return;
   }

@@ -26,11 +26,11 @@ static int cpu_has_avx512(void) {
   return known;
 }
 
-int msm_fused_usable(int L) {
+int msm_fused_usable(int L, int C) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  return L >= LANES && cpu_has_avx512();
+  return L >= LANES && C <= MSM_FUSED_MAX_C && cpu_has_avx512();
 #else
-  (void)L;
+  (void)L, (void)C;
   return 0;
 #endif
 }
@@ -130,12 +130,6 @@ AVX512 static void row_block_any(float *colmax, float *rowvec, const float *A, c
     break;
   case 384: /* ViT-S */
     row_block(colmax, rowvec, A, Bp, p0, np, nb, L, 384);
-    break;
-  case 768: /* ViT-B */
-    row_block(colmax, rowvec, A, Bp, p0, np, nb, L, 768);
-    break;
-  case 1024: /* ViT-L */
-    row_block(colmax, rowvec, A, Bp, p0, np, nb, L, 1024);
     break;
   default:
     row_block(colmax, rowvec, A, Bp, p0, np, nb, L, C);

@@ -7,9 +7,15 @@
 
 enum { MSM_MR = 14 }; /* rows of A per micro-tile */
 
-/* 1 when this CPU runs the kernel (AVX-512F with ZMM state) and L >= 16 (a 16-lane vector then
- * spans at most two images). */
-int msm_fused_usable(int L);
+/* The widest features it takes: a row block's MSM_MR x C rows stay in L1 beside the streamed B
+ * columns up to about C = 384. Wider ones run faster as sgemm tiles (2 threads, AVX-512 Xeon,
+ * `ancd bench msm --kernel`: C = 192 and 384 1.3-1.4x faster fused; C = 768 1.2x faster at
+ * L = 196 but 0.87-0.93x at L = 576 and 784; C = 1024 0.80-0.92x). */
+enum { MSM_FUSED_MAX_C = 512 };
+
+/* 1 when this CPU runs the kernel (AVX-512F with ZMM state), L >= 16 (a 16-lane vector then
+ * spans at most two images) and C <= MSM_FUSED_MAX_C. */
+int msm_fused_usable(int L, int C);
 
 /* Floats of msm_fused_tile's buffers for tiles of t images of L x C: packed B, column maxima, row
  * maxima and work, each to be started on a 64-byte boundary by the caller (add 16 per piece). */

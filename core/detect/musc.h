@@ -47,14 +47,15 @@ void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_blo
 size_t msm_scratch_floats(int L, int C);
 
 /* Which kernel msm_score_blocks runs. AUTO: the fused one (core/detect/msm_fused.c: the maxima
- * taken in registers, the products never stored) on CPUs with AVX-512 when L >= 16, else one
+ * taken in registers, the products never stored) on CPUs with AVX-512 when L >= 16 and
+ * C <= 512 (where it is the faster), else one
  * sgemm per tile plus a pass over its products (the reference, always available). The two agree
  * within float rounding of the dot products; each is deterministic and independent of blocks,
  * ranks and threads. SGEMM forces the reference (tests, `ancd bench msm --kernel sgemm`). */
 typedef enum { MSM_KERNEL_AUTO, MSM_KERNEL_SGEMM } msm_kernel;
 void msm_use_kernel(msm_kernel k);
-/* 1 when msm_score_blocks runs the fused kernel for images of L patches. */
-int msm_kernel_fused(int L);
+/* 1 when msm_score_blocks runs the fused kernel for images of L patches of C features. */
+int msm_kernel_fused(int L, int C);
 
 /* §A.6.1 step 2: out[i, p] += weight * mean of the k smallest of D[i, p, :] over the columns
  * j != self_col[i] (ncols - 1 values; 1 <= k <= ncols - 1; self_col NULL: every column, as for a

@@ -1,7 +1,7 @@
 /* The CPU backend: the reference every other backend is checked against. GEMMs go to OpenBLAS
- * (row-major cblas_sgemm); every other op is a plain loop over rows, parallel with OpenMP.
- * Reductions (LayerNorm moments, norms) accumulate in double so the reference is more exact
- * than the fp32 PyTorch it is compared with. The hot loops of the forward (LayerNorm, GELU,
+ * (row-major cblas_sgemm) or oneDNN (see GEMM); every other op is a plain loop over rows, parallel
+ * with OpenMP. Reductions (LayerNorm moments, norms) accumulate in double so the reference is more
+ * exact than the fp32 PyTorch it is compared with. The hot loops of the forward (LayerNorm, GELU,
  * softmax) are written for the compiler to vectorise (tests/lab/lab_rowwise.c measures them). */
 #include <cblas.h>
 #include <math.h>
@@ -9,6 +9,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef ANCD_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #include "blas_select.h"
 #include "error.h"
@@ -45,13 +49,40 @@ static void cpu_set_precision(ops_precision p) { (void)p; /* fp32 always */ }
 
 /* ---- GEMM ----
  * One OpenMP team does all the work: each GEMM is split over the team and every thread runs a
- * single-threaded OpenBLAS sgemm on its share (ops_cpu() sets OpenBLAS to one thread). With
- * OpenBLAS's own thread pool as well, the two pools busy-wait for the same cores between ops
- * (OpenMP after each parallel loop, OpenBLAS's workers after each sgemm), which made the ViT
- * forward 2 to 5 times slower than its GEMMs. At ViT-B/16 shapes on 2 threads the row split runs
- * at 300-330 GFLOP/s, as fast as a column split or one OpenBLAS-threaded call (which shares the
- * packed weights) within the noise, and 10-15% ahead of dynamic row chunks (tests/lab/lab_gemm.c).
- */
+ * single-threaded sgemm on its share (ops_cpu() sets OpenBLAS to one thread; oneDNN runs
+ * sequentially inside a parallel region). With OpenBLAS's own thread pool as well, the two pools
+ * busy-wait for the same cores between ops (OpenMP after each parallel loop, OpenBLAS's workers
+ * after each sgemm), which made the ViT forward 2 to 5 times slower than its GEMMs. At ViT-B/16
+ * shapes on 2 threads the row split runs at 300-330 GFLOP/s, as fast as a column split or one
+ * OpenBLAS-threaded call (which shares the packed weights) within the noise, and 10-15% ahead of
+ * dynamic row chunks (tests/lab/lab_gemm.c).
+ *
+ * The sgemm is oneDNN's where ancd is built with it (Debian's libdnnl-dev): its JIT kernels ran
+ * the ViT-B/16 GEMMs of a forward 5-10% faster than OpenBLAS 0.3.21 on an AVX-512 Xeon and the
+ * attention's 20% faster (2 threads, `ancd bench vit --profile`). Products with fewer than 8 rows
+ * or columns stay on OpenBLAS, which ran MGViT's one-query products 30 times faster.
+ * ANCD_CPU_GEMM=openblas selects OpenBLAS for all, the reference (the tests of the ops, the ViT
+ * and a training step run with both). */
+
+static int gemm_dnnl; /* set once by ops_cpu() */
+
+/* Row-major C = alpha op(A) op(B) + beta C on the calling thread. */
+static void gemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                    int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  if (M <= 0 || N <= 0)
+    return;
+#ifdef ANCD_HAVE_DNNL
+  if (gemm_dnnl && M >= 8 && N >= 8) { /* oneDNN took 2 ms for one 12 x (1 x 64 x 197) batch */
+    dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda,
+                                  B, ldb, beta, C, ldc);
+    if (st != dnnl_success)
+      ANCD_FATAL("oneDNN sgemm failed (status %d) at M=%d N=%d K=%d", (int)st, M, N, K);
+    return;
+  }
+#endif
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 /* out[M, N] (row stride ldo) = inp[M, K] . weight[N, K]^T (+ bias[N]) on the calling thread. */
 static void sgemm_nt(float *out, const float *inp, const float *weight, const float *bias, int M,
@@ -64,8 +95,7 @@ static void sgemm_nt(float *out, const float *inp, const float *weight, const fl
       memcpy(out + (size_t)i * ldo, bias, (size_t)N * sizeof(float));
     beta = 1.0f;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, weight, K, beta, out,
-              ldo);
+  gemm_rm(0, 1, M, N, K, 1.0f, inp, K, weight, K, beta, out, ldo);
 }
 
 /* [lo, hi) of n items for thread t of nt. */
@@ -88,9 +118,7 @@ static void cpu_matmul(float *out, const float *inp, const float *weight, const 
 
 static void gemm_one(float *C, const float *A, const float *B, int M, int N, int K, int trans_a,
                      int trans_b, int lda, int ldb, int ldc, float alpha, float beta) {
-  if (M > 0 && N > 0)
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_rm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 static void cpu_gemm_batched(float *C, const float *A, const float *B, int batch, int M, int N,
@@ -299,15 +327,14 @@ static void cpu_attention(float *out, float *scratch, const float *qkv, const fl
     for (int bh = 0; bh < B * NH; bh++) {
       int b = bh / NH, h = bh % NH;
       const float *q = qkv + (long)b * T * 3 * C + h * hs;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, q + C, 3 * C,
-                  0.0f, s, T);
+      gemm_rm(0, 1, T, T, hs, scale, q, 3 * C, q + C, 3 * C, 0.0f, s, T);
       if (cls_bias)
         for (int j = 0; j < T; j++)
           s[j] += cls_bias[(long)b * T + j];
       for (int r = 0; r < T; r++)
         softmax_row(s + (long)r * T, s + (long)r * T, T);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, s, T, q + 2 * C, 3 * C,
-                  0.0f, out + (long)b * T * C + h * hs, C);
+      gemm_rm(0, 0, T, hs, T, 1.0f, s, T, q + 2 * C, 3 * C, 0.0f, out + (long)b * T * C + h * hs,
+              C);
     }
   }
 }
@@ -550,17 +577,14 @@ static void cpu_attention_backward(float *dqkv, float *scratch, const float *dou
       const float *q = qkv + (long)b * T * 3 * C + h * hs, *k = q + C, *v = q + 2 * C;
       const float *dO = dout + (long)b * T * C + h * hs;
       float *dq = dqkv + (long)b * T * 3 * C + h * hs, *dk = dq + C, *dv = dq + 2 * C;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, k, 3 * C,
-                  0.0f, p, T);
+      gemm_rm(0, 1, T, T, hs, scale, q, 3 * C, k, 3 * C, 0.0f, p, T);
       if (cls_bias)
         for (int j = 0; j < T; j++)
           p[j] += cls_bias[(long)b * T + j];
       for (int r = 0; r < T; r++)
         softmax_row(p + (long)r * T, p + (long)r * T, T);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, dO, C, 1.0f, dv,
-                  3 * C);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f,
-                  ds, T);
+      gemm_rm(1, 0, T, hs, T, 1.0f, p, T, dO, C, 1.0f, dv, 3 * C);
+      gemm_rm(0, 1, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f, ds, T);
       for (int r = 0; r < T; r++) {
         float *pr = p + (long)r * T, *dr = ds + (long)r * T;
         double dot = 0.0;
@@ -569,10 +593,8 @@ static void cpu_attention_backward(float *dqkv, float *scratch, const float *dou
         for (int j = 0; j < T; j++)
           dr[j] = pr[j] * (dr[j] - (float)dot);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, ds, T, k, 3 * C, 1.0f,
-                  dq, 3 * C);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, ds, T, q, 3 * C, 1.0f,
-                  dk, 3 * C);
+      gemm_rm(0, 0, T, hs, T, scale, ds, T, k, 3 * C, 1.0f, dq, 3 * C);
+      gemm_rm(1, 0, T, hs, T, scale, ds, T, q, 3 * C, 1.0f, dk, 3 * C);
     }
   }
 }
@@ -627,10 +649,20 @@ static const ops cpu_ops = {
     .sgd_update = cpu_sgd_update,
 };
 
-/* The kernel set first (it must precede every BLAS call), then one OpenBLAS thread. */
+/* The kernel set first (it must precede every BLAS call), then one OpenBLAS thread; then which
+ * sgemm the backend runs. */
 static void init_blas(void) {
   (void)blas_select();
   openblas_set_num_threads(1);
+#ifdef ANCD_HAVE_DNNL
+  const char *env = getenv("ANCD_CPU_GEMM");
+  gemm_dnnl = !(env && strcmp(env, "openblas") == 0);
+#endif
+}
+
+const char *ops_cpu_gemm_name(void) {
+  (void)ops_cpu();
+  return gemm_dnnl ? "oneDNN" : "OpenBLAS";
 }
 
 const ops *ops_cpu(void) {

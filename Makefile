@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
 PACKAGES := build-essential cmake pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev \
-            libyaml-dev libjansson-dev libopenblas-dev libpng-dev libjpeg-dev libdnnl-dev
+            libyaml-dev libjansson-dev libopenblas-dev libpng-dev libjpeg-dev
 # slurmctld, slurmd, srun (slurm-wlm) and munge; libpmix-dev for srun --mpi=pmix.
 SLURM_PACKAGES := slurmctld slurmd slurm-client munge libpmix-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

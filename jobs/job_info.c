@@ -33,8 +33,6 @@ static void print_machine(const world *w) {
   printf("backends:  cpu (%s, %d threads)%s\n", openblas_get_config(), openblas_get_num_threads(),
          device_cuda_built() ? ", cuda" : "");
   printf("blas:      core type %s\n", blas);
-  printf("gemm:      %s (the CPU backend's GEMMs; ANCD_CPU_GEMM=openblas selects OpenBLAS)\n",
-         ops_cpu_gemm_name());
   if (sel->cpu.avx2 && blas_core_generic(sel->core)) {
     fflush(stdout); /* the warning goes to stderr: keep it under the line it is about */
     log_warn("OpenBLAS runs generic %s kernels on a CPU with %s: GEMMs are several times slower "

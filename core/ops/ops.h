@@ -123,8 +123,6 @@ struct ops {
 };
 
 const ops *ops_cpu(void);
-/* "oneDNN" or "OpenBLAS": the sgemm of the CPU backend (ops_cpu.c, GEMM). */
-const char *ops_cpu_gemm_name(void);
 /* The CUDA backend, or NULL when not built or when no GPU is present. */
 const ops *ops_cuda(void);
 /* device: "auto" (cuda when present, else cpu) | "cpu" | "cuda" (NULL + ancd_error when absent). */

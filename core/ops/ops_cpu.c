@@ -1,5 +1,5 @@
 /* The CPU backend: the reference every other backend is checked against. GEMMs go to OpenBLAS
- * (row-major cblas_sgemm) or oneDNN (see GEMM); every other op is a plain loop over rows, parallel
+ * (row-major cblas_sgemm); every other op is a plain loop over rows, parallel
  * with OpenMP. Reductions (LayerNorm moments, norms) accumulate in double so the reference is more
  * exact than the fp32 PyTorch it is compared with. The hot loops of the forward (LayerNorm, GELU,
  * softmax) are written for the compiler to vectorise (tests/lab/lab_rowwise.c measures them). */
@@ -10,10 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef ANCD_HAVE_DNNL
-#include <oneapi/dnnl/dnnl.h>
-#endif
-
+#include "attention_avx512.h"
 #include "blas_select.h"
 #include "error.h"
 #include "ops.h"
@@ -49,39 +46,24 @@ static void cpu_set_precision(ops_precision p) { (void)p; /* fp32 always */ }
 
 /* ---- GEMM ----
  * One OpenMP team does all the work: each GEMM is split over the team and every thread runs a
- * single-threaded sgemm on its share (ops_cpu() sets OpenBLAS to one thread; oneDNN runs
- * sequentially inside a parallel region). With OpenBLAS's own thread pool as well, the two pools
- * busy-wait for the same cores between ops (OpenMP after each parallel loop, OpenBLAS's workers
- * after each sgemm), which made the ViT forward 2 to 5 times slower than its GEMMs. At ViT-B/16
- * shapes on 2 threads the row split runs at 300-330 GFLOP/s, as fast as a column split or one
- * OpenBLAS-threaded call (which shares the packed weights) within the noise, and 10-15% ahead of
- * dynamic row chunks (tests/lab/lab_gemm.c).
- *
- * The sgemm is oneDNN's where ancd is built with it (Debian's libdnnl-dev): its JIT kernels ran
- * the ViT-B/16 GEMMs of a forward 5-10% faster than OpenBLAS 0.3.21 on an AVX-512 Xeon and the
- * attention's 20% faster (2 threads, `ancd bench vit --profile`). Products with fewer than 8 rows
- * or columns stay on OpenBLAS, which ran MGViT's one-query products 30 times faster.
- * ANCD_CPU_GEMM=openblas selects OpenBLAS for all, the reference (the tests of the ops, the ViT
- * and a training step run with both). */
+ * single-threaded OpenBLAS sgemm on its share (ops_cpu() sets OpenBLAS to one thread). With
+ * OpenBLAS's own thread pool as well, the two pools busy-wait for the same cores between ops
+ * (OpenMP after each parallel loop, OpenBLAS's workers after each sgemm), which made the ViT
+ * forward 2 to 5 times slower than its GEMMs. At ViT-B/16 shapes on 2 threads the row split runs
+ * at 300-330 GFLOP/s, as fast as a column split or one OpenBLAS-threaded call (which shares the
+ * packed weights) within the noise, and 10-15% ahead of dynamic row chunks (tests/lab/lab_gemm.c).
+ */
 
-static int gemm_dnnl; /* set once by ops_cpu() */
+/* Set once by ops_cpu(): ANCD_CPU_REFERENCE=1 runs the sgemm attention below on CPUs where the
+ * AVX-512 one would run (tests run the ops, the ViT and a training step both ways). */
+static int cpu_reference;
 
 /* Row-major C = alpha op(A) op(B) + beta C on the calling thread. */
 static void gemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                     int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-  if (M <= 0 || N <= 0)
-    return;
-#ifdef ANCD_HAVE_DNNL
-  if (gemm_dnnl && M >= 8 && N >= 8) { /* oneDNN took 2 ms for one 12 x (1 x 64 x 197) batch */
-    dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda,
-                                  B, ldb, beta, C, ldc);
-    if (st != dnnl_success)
-      ANCD_FATAL("oneDNN sgemm failed (status %d) at M=%d N=%d K=%d", (int)st, M, N, K);
-    return;
-  }
-#endif
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (M > 0 && N > 0)
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* out[M, N] (row stride ldo) = inp[M, K] . weight[N, K]^T (+ bias[N]) on the calling thread. */
@@ -311,22 +293,33 @@ static int attention_team(int B, int NH) {
   return B * NH < nt ? B * NH : nt;
 }
 
+/* Per thread: the [T, T] scores of the sgemm path, or the AVX-512 kernel's buffers. */
+static size_t attention_floats(int T) {
+  size_t tt = (size_t)T * T, fused = attention_avx512_floats(T);
+  return tt > fused ? tt : fused;
+}
+
 static size_t cpu_attention_scratch(int B, int T, int NH) {
-  return (size_t)attention_team(B, NH) * T * T;
+  return (size_t)attention_team(B, NH) * attention_floats(T);
 }
 
 static void cpu_attention(float *out, float *scratch, const float *qkv, const float *cls_bias,
                           int B, int T, int C, int NH) {
   int hs = C / NH;
   float scale = 1.0f / sqrtf((float)hs);
-  long TT = (long)T * T;
+  const int fused = !cpu_reference && attention_avx512_usable(hs);
 #pragma omp parallel num_threads(attention_team(B, NH))
   {
-    float *s = scratch + TT * omp_get_thread_num();
+    float *s = scratch + attention_floats(T) * omp_get_thread_num();
 #pragma omp for schedule(dynamic)
     for (int bh = 0; bh < B * NH; bh++) {
       int b = bh / NH, h = bh % NH;
       const float *q = qkv + (long)b * T * 3 * C + h * hs;
+      if (fused) {
+        attention_avx512_pair(out + (long)b * T * C + h * hs, C, q, 3 * C,
+                              cls_bias ? cls_bias + (long)b * T : NULL, T, scale, s, softmax_row);
+        continue;
+      }
       gemm_rm(0, 1, T, T, hs, scale, q, 3 * C, q + C, 3 * C, 0.0f, s, T);
       if (cls_bias)
         for (int j = 0; j < T; j++)
@@ -650,19 +643,12 @@ static const ops cpu_ops = {
 };
 
 /* The kernel set first (it must precede every BLAS call), then one OpenBLAS thread; then which
- * sgemm the backend runs. */
+ * attention runs. */
 static void init_blas(void) {
   (void)blas_select();
   openblas_set_num_threads(1);
-#ifdef ANCD_HAVE_DNNL
-  const char *env = getenv("ANCD_CPU_GEMM");
-  gemm_dnnl = !(env && strcmp(env, "openblas") == 0);
-#endif
-}
-
-const char *ops_cpu_gemm_name(void) {
-  (void)ops_cpu();
-  return gemm_dnnl ? "oneDNN" : "OpenBLAS";
+  const char *env = getenv("ANCD_CPU_REFERENCE");
+  cpu_reference = env && strcmp(env, "1") == 0;
 }
 
 const ops *ops_cpu(void) {

@@ -1,7 +1,7 @@
 /* The CPU backend: the reference every other backend is checked against. GEMMs go to OpenBLAS
- * (row-major cblas_sgemm); every other op is a plain loop over rows, parallel
- * with OpenMP. Reductions (LayerNorm moments, norms) accumulate in double so the reference is more
- * exact than the fp32 PyTorch it is compared with. The hot loops of the forward (LayerNorm, GELU,
+ * (row-major cblas_sgemm); every other op is a plain loop over rows, parallel with OpenMP.
+ * Reductions (LayerNorm moments, norms) accumulate in double so the reference is more exact
+ * than the fp32 PyTorch it is compared with. The hot loops of the forward (LayerNorm, GELU,
  * softmax) are written for the compiler to vectorise (tests/lab/lab_rowwise.c measures them). */
 #include <cblas.h>
 #include <math.h>
@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "attention_avx512.h"
 #include "blas_select.h"
 #include "error.h"
 #include "ops.h"
@@ -54,18 +53,6 @@ static void cpu_set_precision(ops_precision p) { (void)p; /* fp32 always */ }
  * packed weights) within the noise, and 10-15% ahead of dynamic row chunks (tests/lab/lab_gemm.c).
  */
 
-/* Set once by ops_cpu(): ANCD_CPU_REFERENCE=1 runs the sgemm attention below on CPUs where the
- * AVX-512 one would run (tests run the ops, the ViT and a training step both ways). */
-static int cpu_reference;
-
-/* Row-major C = alpha op(A) op(B) + beta C on the calling thread. */
-static void gemm_rm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-                    int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-  if (M > 0 && N > 0)
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
 /* out[M, N] (row stride ldo) = inp[M, K] . weight[N, K]^T (+ bias[N]) on the calling thread. */
 static void sgemm_nt(float *out, const float *inp, const float *weight, const float *bias, int M,
                      int K, int N, int ldo) {
@@ -77,7 +64,8 @@ static void sgemm_nt(float *out, const float *inp, const float *weight, const fl
       memcpy(out + (size_t)i * ldo, bias, (size_t)N * sizeof(float));
     beta = 1.0f;
   }
-  gemm_rm(0, 1, M, N, K, 1.0f, inp, K, weight, K, beta, out, ldo);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, inp, K, weight, K, beta, out,
+              ldo);
 }
 
 /* [lo, hi) of n items for thread t of nt. */
@@ -100,7 +88,9 @@ static void cpu_matmul(float *out, const float *inp, const float *weight, const 
 
 static void gemm_one(float *C, const float *A, const float *B, int M, int N, int K, int trans_a,
                      int trans_b, int lda, int ldb, int ldc, float alpha, float beta) {
-  gemm_rm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (M > 0 && N > 0)
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 static void cpu_gemm_batched(float *C, const float *A, const float *B, int batch, int M, int N,
@@ -293,41 +283,31 @@ static int attention_team(int B, int NH) {
   return B * NH < nt ? B * NH : nt;
 }
 
-/* Per thread: the [T, T] scores of the sgemm path, or the AVX-512 kernel's buffers. */
-static size_t attention_floats(int T) {
-  size_t tt = (size_t)T * T, fused = attention_avx512_floats(T);
-  return tt > fused ? tt : fused;
-}
-
 static size_t cpu_attention_scratch(int B, int T, int NH) {
-  return (size_t)attention_team(B, NH) * attention_floats(T);
+  return (size_t)attention_team(B, NH) * T * T;
 }
 
 static void cpu_attention(float *out, float *scratch, const float *qkv, const float *cls_bias,
                           int B, int T, int C, int NH) {
   int hs = C / NH;
   float scale = 1.0f / sqrtf((float)hs);
-  const int fused = !cpu_reference && attention_avx512_usable(hs);
+  long TT = (long)T * T;
 #pragma omp parallel num_threads(attention_team(B, NH))
   {
-    float *s = scratch + attention_floats(T) * omp_get_thread_num();
+    float *s = scratch + TT * omp_get_thread_num();
 #pragma omp for schedule(dynamic)
     for (int bh = 0; bh < B * NH; bh++) {
       int b = bh / NH, h = bh % NH;
       const float *q = qkv + (long)b * T * 3 * C + h * hs;
-      if (fused) {
-        attention_avx512_pair(out + (long)b * T * C + h * hs, C, q, 3 * C,
-                              cls_bias ? cls_bias + (long)b * T : NULL, T, scale, s, softmax_row);
-        continue;
-      }
-      gemm_rm(0, 1, T, T, hs, scale, q, 3 * C, q + C, 3 * C, 0.0f, s, T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, q + C, 3 * C,
+                  0.0f, s, T);
       if (cls_bias)
         for (int j = 0; j < T; j++)
           s[j] += cls_bias[(long)b * T + j];
       for (int r = 0; r < T; r++)
         softmax_row(s + (long)r * T, s + (long)r * T, T);
-      gemm_rm(0, 0, T, hs, T, 1.0f, s, T, q + 2 * C, 3 * C, 0.0f, out + (long)b * T * C + h * hs,
-              C);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, s, T, q + 2 * C, 3 * C,
+                  0.0f, out + (long)b * T * C + h * hs, C);
     }
   }
 }
@@ -570,14 +550,17 @@ static void cpu_attention_backward(float *dqkv, float *scratch, const float *dou
       const float *q = qkv + (long)b * T * 3 * C + h * hs, *k = q + C, *v = q + 2 * C;
       const float *dO = dout + (long)b * T * C + h * hs;
       float *dq = dqkv + (long)b * T * 3 * C + h * hs, *dk = dq + C, *dv = dq + 2 * C;
-      gemm_rm(0, 1, T, T, hs, scale, q, 3 * C, k, 3 * C, 0.0f, p, T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, k, 3 * C,
+                  0.0f, p, T);
       if (cls_bias)
         for (int j = 0; j < T; j++)
           p[j] += cls_bias[(long)b * T + j];
       for (int r = 0; r < T; r++)
         softmax_row(p + (long)r * T, p + (long)r * T, T);
-      gemm_rm(1, 0, T, hs, T, 1.0f, p, T, dO, C, 1.0f, dv, 3 * C);
-      gemm_rm(0, 1, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f, ds, T);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, dO, C, 1.0f, dv,
+                  3 * C);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, 3 * C, 0.0f,
+                  ds, T);
       for (int r = 0; r < T; r++) {
         float *pr = p + (long)r * T, *dr = ds + (long)r * T;
         double dot = 0.0;
@@ -586,8 +569,10 @@ static void cpu_attention_backward(float *dqkv, float *scratch, const float *dou
         for (int j = 0; j < T; j++)
           dr[j] = pr[j] * (dr[j] - (float)dot);
       }
-      gemm_rm(0, 0, T, hs, T, scale, ds, T, k, 3 * C, 1.0f, dq, 3 * C);
-      gemm_rm(1, 0, T, hs, T, scale, ds, T, q, 3 * C, 1.0f, dk, 3 * C);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, ds, T, k, 3 * C, 1.0f,
+                  dq, 3 * C);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, ds, T, q, 3 * C, 1.0f,
+                  dk, 3 * C);
     }
   }
 }
@@ -642,13 +627,10 @@ static const ops cpu_ops = {
     .sgd_update = cpu_sgd_update,
 };
 
-/* The kernel set first (it must precede every BLAS call), then one OpenBLAS thread; then which
- * attention runs. */
+/* The kernel set first (it must precede every BLAS call), then one OpenBLAS thread. */
 static void init_blas(void) {
   (void)blas_select();
   openblas_set_num_threads(1);
-  const char *env = getenv("ANCD_CPU_REFERENCE");
-  cpu_reference = env && strcmp(env, "1") == 0;
 }
 
 const ops *ops_cpu(void) {

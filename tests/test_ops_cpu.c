@@ -298,8 +298,7 @@ static void ref_attention_row(double *ref, const float *qkv, const float *bias, 
   free(s);
 }
 
-/* Head size 4, and 64 with T = 197 (ViT/16 at 224 px:
- * 14 x 14 + 1 rows, keys padded to 224) and T = 33. */
+/* Head size 4, and 64 (every ViT here) with T = 197 (ViT/16 at 224 px) and T = 33. */
 static void test_attention(int B, int T, int C, int NH) {
   long n = (long)B * T * C;
   float *qkv = rand_floats(3 * n, 1.5f), *out = nan_floats(n), *out2 = nan_floats(n);

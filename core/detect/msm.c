@@ -1,7 +1,7 @@
-/* musc §A.6 MSM on buffers: one L x L dot-product block per image pair (one sgemm per tile of
- * pairs) gives both directions of the patch-to-image distance (row max and column max); the
- * interval average then takes the k smallest of each patch's N - 1 distances. Also §A.6.3 (map
- * upsampling) and §A.7 (RsCIN). */
+/* musc §A.6 MSM on buffers: one L x L dot-product block per image pair (the fused kernel of
+ * msm_fused.c, or one sgemm per tile of pairs) gives both directions of the patch-to-image distance
+ * (row max and column max); the interval average then takes the k smallest of each patch's N - 1
+ * distances. Also §A.6.3 (map upsampling) and §A.7 (RsCIN). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -101,12 +101,6 @@ static const float *tile_input(float *buf, int *lo, int *hi, msm_block X, int ti
   return buf;
 }
 
-/* musc §A.6.1 step 1 (see musc.h). Tiles of image pairs are spread over the OpenMP team one at a
- * time (dynamic: the triangle of a same-block call is uneven); each sgemm is single-threaded and
- * always t L x t L x C, with each image at the row (column) slot of its global index, so that a
- * pair's dot products come from the same place of the same product whatever the blocks are: any
- * sharding over ranks gives identical values. A same-block call skips the tiles below the
- * diagonal and, inside a diagonal tile, the pairs b <= a. */
 /* The images of global tile `tile` that block X holds, [*lo, *hi) in X's numbering (packed:
  * its own images t at a time). */
 static void tile_range(int *lo, int *hi, msm_block X, int tile, int t) {
@@ -159,6 +153,13 @@ static void score_blocks_fused(float *dA, float *dB, float *scratch, msm_block A
   }
 }
 
+/* musc §A.6.1 step 1 (see musc.h); below, the sgemm path (the reference). Tiles of image pairs
+ * are spread over the OpenMP team one at a time (dynamic: the triangle of a same-block call is
+ * uneven); each sgemm is single-threaded and always t L x t L x C, with each image at the row
+ * (column) slot of its global index, so that a pair's dot products come from the same place of the
+ * same product whatever the blocks are: any sharding over ranks gives identical values. A
+ * same-block call skips the tiles below the diagonal and, inside a diagonal tile, the pairs b <= a.
+ */
 void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_block B, int L, int C,
                       int ncols, int same) {
   (void)ops_cpu(); /* OpenBLAS single-threaded: the OpenMP team owns the cores */

@@ -36,12 +36,13 @@ typedef struct {
  * dA [A.n, L, ncols], dB [B.n, L, ncols] (ncols >= every column written). same = 1 when A and B
  * are the same block (dA == dB allowed): each pair a < b is scored once and the diagonal a == b
  * is not written; dB NULL then means dB = dA. In a cross-block call dA and dB must not overlap.
- * One sgemm scores a tile of t x t pairs (t L about 1024; t = 1 when L >= 1024), tiles laid on
- * the global indices (first), so a pair's values do not depend on how the set is cut into blocks.
- * Threads: OpenMP over tiles, each sgemm single-threaded (it calls ops_cpu(), which sets
- * OpenBLAS to one thread); call it from outside any parallel region. scratch:
- * msm_scratch_floats(L, C) floats per OpenMP thread (omp_get_max_threads()); thread t uses slice
- * t. Deterministic: every value is one sgemm entry, whatever the thread count or blocks. */
+ * Work goes in tiles of t x t pairs (t L about 1024; t = 1 when L >= 1024): the fused kernel
+ * (msm_kernel below) takes a tile's maxima in registers; the sgemm path scores it with one sgemm,
+ * the tiles laid on the global indices (first). Either way a pair's values do not depend on how
+ * the set is cut into blocks. Threads: OpenMP over tiles, each sgemm single-threaded (it calls
+ * ops_cpu(), which sets OpenBLAS to one thread); call it from outside any parallel region.
+ * scratch: msm_scratch_floats(L, C) floats per OpenMP thread (omp_get_max_threads()); thread t
+ * uses slice t. Deterministic whatever the thread count or blocks. */
 void msm_score_blocks(float *dA, float *dB, float *scratch, msm_block A, msm_block B, int L, int C,
                       int ncols, int same);
 size_t msm_scratch_floats(int L, int C);

@@ -143,6 +143,16 @@ int detect_backbone_is_wrn(const config *c, char *what, size_t n) {
   return wrn_probe(weights);
 }
 
+int detect_check_vit_arch(const config *c, const char *category, const char *reason) {
+  wrn_desc d;
+  if (strcmp(c->backbone.weights, "random") || wrn_arch(&d, c->backbone.arch) != 0)
+    return 0;
+  log_error("backbone.arch %s (category %s): WideResNet backbones are for detect.method: hetmm "
+            "(%s)",
+            c->backbone.arch, category, reason);
+  return ANCD_EXIT_USAGE;
+}
+
 int detect_backbone_load(detect_backbone *b, const config *c, int max_batch) {
   memset(b, 0, sizeof *b);
   char what[1200];

@@ -41,6 +41,10 @@ void detect_backbone_free(detect_backbone *b);
  * file cannot be read. what (may be NULL) gets "backbone.arch X" or "backbone.weights FILE" for
  * messages. detect_backbone_load refuses a WideResNet (only HETMM takes one). */
 int detect_backbone_is_wrn(const config *c, char *what, size_t n);
+/* The config-time check of a stage that takes a ViT: backbone.weights random with a WideResNet
+ * backbone.arch is logged as an error (the stage's reason after it) and gives ANCD_EXIT_USAGE;
+ * else 0. A file's keys are looked at when the backbone loads (detect_backbone_load). */
+int detect_check_vit_arch(const config *c, const char *category, const char *reason);
 
 /* musc §A.4.1: the image as RGB, squash-resized to S x S with mode (Pillow bicubic for CLIP,
  * bilinear otherwise; the *_PIL12 modes, since MuSc ran Pillow <= 12), normalised to

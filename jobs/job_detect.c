@@ -838,13 +838,9 @@ static int check_config(const config *c, const char *category) {
               c->detect.method, category);
     return ANCD_EXIT_USAGE;
   }
-  wrn_desc d; /* a file's keys are looked at when the backbone loads (detect_backbone_load) */
-  if (!strcmp(c->backbone.weights, "random") && wrn_arch(&d, c->backbone.arch) == 0) {
-    log_error("backbone.arch %s (category %s): WideResNet backbones are for detect.method: hetmm "
-              "(MuSc takes a ViT)",
-              c->backbone.arch, category);
-    return ANCD_EXIT_USAGE;
-  }
+  int rc = detect_check_vit_arch(c, category, "MuSc takes a ViT");
+  if (rc)
+    return rc;
   if (c->detect.topmin_min != 0.0) {
     log_error("detect.topmin_min %g: only 0 is supported (the interval average of the K "
               "smallest distances, as every MuSc setting)",

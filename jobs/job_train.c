@@ -721,13 +721,9 @@ static int train_category(const void *ctx, const config *c, const char *category
 }
 
 static int check_config(const config *c, const char *category) {
-  wrn_desc d; /* a file's keys are looked at when the backbone loads (detect_backbone_load) */
-  if (!strcmp(c->backbone.weights, "random") && wrn_arch(&d, c->backbone.arch) == 0) {
-    log_error("backbone.arch %s (category %s): WideResNet backbones are for detect.method: hetmm "
-              "(`ancd train` trains a ViT)",
-              c->backbone.arch, category);
-    return ANCD_EXIT_USAGE;
-  }
+  int rc = detect_check_vit_arch(c, category, "`ancd train` trains a ViT");
+  if (rc)
+    return rc;
   if (c->train.batch_size < 2) {
     log_error("train.batch_size %d: a batch needs base and novel samples (at least 2)",
               c->train.batch_size);

@@ -1,6 +1,7 @@
 #include "test_util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -81,6 +82,27 @@ const char *test_tmpdir(const char *name) {
     exit(1);
   }
   return dir;
+}
+
+void test_write_safetensors(const char *path, char *h, size_t hn, size_t hcap,
+                            const unsigned char *data, size_t dn) {
+  hn += (size_t)snprintf(h + hn, hcap - hn, "}");
+  while (hn % 8 && hn < hcap)
+    h[hn++] = ' ';
+  unsigned char *file = malloc(8 + hn + dn);
+  if (!file || hn >= hcap) {
+    fprintf(stderr, "cannot build %s\n", path);
+    exit(1);
+  }
+  for (int k = 0; k < 8; k++)
+    file[k] = (unsigned char)((uint64_t)hn >> (8 * k));
+  memcpy(file + 8, h, hn);
+  memcpy(file + 8 + hn, data, dn);
+  if (test_write_file(path, file, 8 + hn + dn) != 0) {
+    fprintf(stderr, "cannot write %s\n", path);
+    exit(1);
+  }
+  free(file);
 }
 
 int test_write_file(const char *path, const void *data, size_t n) {

@@ -38,6 +38,10 @@ const char *test_tmpdir(const char *name);
 int test_mkdirs(const char *path);
 /* Writes bytes to a file (creating parent folders). */
 int test_write_file(const char *path, const void *data, size_t n);
+/* Writes a safetensors file from its JSON header (hn bytes, without the closing brace, in a
+ * buffer of hcap with room for it and 8 bytes of padding) and its data; exits on failure. */
+void test_write_safetensors(const char *path, char *h, size_t hn, size_t hcap,
+                            const unsigned char *data, size_t dn);
 /* snprintf into a char array that exits (test bug) instead of truncating a path. */
 #define PATHF(buf, ...)                                                                            \
   do {                                                                                             \

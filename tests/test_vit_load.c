@@ -132,21 +132,9 @@ static const char *write_ckpt(const ckpt *c, const char *name, const char *dtype
       hn += (size_t)snprintf(h + hn, hcap - hn, "%s%lld", d ? "," : "", (long long)t->shape[d]);
     hn += (size_t)snprintf(h + hn, hcap - hn, "],\"data_offsets\":[%zu,%zu]}", begin, dn);
   }
-  hn += (size_t)snprintf(h + hn, hcap - hn, "}");
-  while (hn % 8)
-    h[hn++] = ' ';
-  unsigned char *file = malloc(8 + hn + dn);
-  for (int k = 0; k < 8; k++)
-    file[k] = (unsigned char)((uint64_t)hn >> (8 * k));
-  memcpy(file + 8, h, hn);
-  memcpy(file + 8 + hn, data, dn);
-  if (hn >= hcap || test_write_file(path, file, 8 + hn + dn) != 0) {
-    fprintf(stderr, "cannot write %s\n", path);
-    exit(1);
-  }
+  test_write_safetensors(path, h, hn, hcap, data, dn);
   free(h);
   free(data);
-  free(file);
   return path;
 }
 

@@ -56,19 +56,8 @@ static void write_copy(const char *path, const st_file *src, const char *prefix,
     hn += (size_t)snprintf(h + hn, hcap - hn, "],\"data_offsets\":[%zu,%zu]}", begin, dn);
     first = 0;
   }
-  hn += (size_t)snprintf(h + hn, hcap - hn, "}");
-  while (hn % 8)
-    h[hn++] = ' ';
-  unsigned char *file = xmalloc(8 + hn + dn);
-  for (int k = 0; k < 8; k++)
-    file[k] = (unsigned char)((uint64_t)hn >> (8 * k));
-  memcpy(file + 8, h, hn);
-  memcpy(file + 8 + hn, data, dn);
-  if (hn >= hcap || test_write_file(path, file, 8 + hn + dn) != 0) {
-    fprintf(stderr, "cannot write %s\n", path);
-    exit(1);
-  }
-  free(h), free(data), free(file);
+  test_write_safetensors(path, h, hn, hcap, data, dn);
+  free(h), free(data);
 }
 
 /* rel = ||a - ref|| / ||ref|| (NaN fails). */

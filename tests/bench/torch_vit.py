@@ -53,7 +53,10 @@ def main():
             t0 = time.perf_counter()
             model(x)
             best = min(best, time.perf_counter() - t0)
-    gflops = vit_flops() * args.batch / best / 1e9
+    # The FLOPs of the model that ran (vit_flops()'s defaults are ViT-B/16's).
+    dim = getattr(model, "embed_dim", 768)
+    depth = len(getattr(model, "blocks", range(12)))
+    gflops = vit_flops(dim=dim, depth=depth, mlp=4 * dim) * args.batch / best / 1e9
     if args.json:
         print(json.dumps({"name": "torch_" + args.model, "source": source, "torch": torch.__version__,
                           "threads": torch.get_num_threads(), "batch": args.batch, "seconds": best,

@@ -439,7 +439,7 @@ static int bench_train(const bench *b, const char *arch, int grad_from_block) {
 int job_bench(int argc, char **argv) {
   int json = 0, profile = 0, threads = 0, batch = 8, repeat = 3, n = 200, patches = 1369,
       dim = 1024, queries = 0, grad_from = 0, grid = 14, sheets = 761, fwd_win = 5, bwd_win = 3;
-  const char *arch = "vit_base_patch16", *msm_kernel_name = "auto";
+  const char *arch = "vit_base_patch16", *kernel_name = "auto";
   const cli_opt opts[] = {
       {"json", 0, CLI_FLAG, &json, NULL, "one JSON object per benchmark line"},
       {"profile", 0, CLI_FLAG, &profile, NULL,
@@ -454,10 +454,10 @@ int job_bench(int argc, char **argv) {
       {"dim", 0, CLI_INT, &dim, "C", "msm: feature width (default 1024)"},
       {"queries", 0, CLI_INT, &queries, "Q",
        "msm: score only images 0..Q-1 against the pool (default: all N, the full MSM)"},
-      {"kernel", 0, CLI_STRING, &msm_kernel_name, "K",
-       "msm: auto (the fused AVX-512 kernel where the CPU has it and --dim <= 512) or sgemm (the "
-       "reference: one "
-       "sgemm per tile of pairs, then the maxima)"},
+      {"kernel", 0, CLI_STRING, &kernel_name, "K",
+       "auto (the AVX-512 kernels where the CPU has them) or sgemm (the references). msm: the "
+       "fused kernel at --dim <= 512, else one sgemm per tile of pairs, then the maxima; vit, "
+       "train: the attention pair kernel at head size 64, else OpenBLAS's products"},
       {"arch", 0, CLI_STRING, &arch, "NAME",
        "train: the random ViT (vit_base_patch16, vit_tiny_patch16, ...; default vit_base_patch16)"},
       {"grad-from-block", 0, CLI_INT, &grad_from, "K",
@@ -515,11 +515,13 @@ int job_bench(int argc, char **argv) {
                     "--n are needed\n");
     return ANCD_EXIT_USAGE;
   }
-  if (strcmp(msm_kernel_name, "auto") && strcmp(msm_kernel_name, "sgemm")) {
-    fprintf(stderr, "ancd bench: --kernel is auto or sgemm, not '%s'\n", msm_kernel_name);
+  if (strcmp(kernel_name, "auto") && strcmp(kernel_name, "sgemm")) {
+    fprintf(stderr, "ancd bench: --kernel is auto or sgemm, not '%s'\n", kernel_name);
     return ANCD_EXIT_USAGE;
   }
-  msm_use_kernel(strcmp(msm_kernel_name, "sgemm") ? MSM_KERNEL_AUTO : MSM_KERNEL_SGEMM);
+  const int reference = !strcmp(kernel_name, "sgemm");
+  msm_use_kernel(reference ? MSM_KERNEL_SGEMM : MSM_KERNEL_AUTO);
+  ops_cpu_attention_kernel(!reference);
   config_set *cs = xmalloc(sizeof *cs);
   rc = cli_load_config(cs, &a);
   const ops *o = rc ? NULL : ops_select(cs->base.device);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "attention_avx512.h"
 #include "error.h"
 #include "ops.h"
 #include "test_util.h"
@@ -331,10 +332,36 @@ static void test_attention(int B, int T, int C, int NH) {
   free(qkv), free(out), free(out2), free(scratch), free(bias), free(ref);
 }
 
+/* Both paths: OpenBLAS's sgemm (the reference) and, at head size 64 on an AVX-512 CPU, the pair
+ * kernel of attention_avx512.c, whose short last row blocks T = 1, 5, 24, 33, 50 and 197 cover
+ * (rows mod 12 and mod 6). The two agree within the reassociation of fp32 dot products. */
 static void test_attentions(void) {
-  test_attention(2, 5, 12, 3);
-  test_attention(2, 197, 128, 2);
-  test_attention(1, 33, 192, 3);
+  const int cases[][4] = {{2, 5, 12, 3}, {2, 197, 128, 2}, {1, 33, 192, 3}, {1, 1, 64, 1},
+                          {3, 5, 64, 1}, {1, 50, 128, 2},  {1, 24, 64, 1}};
+  const int n_cases = (int)(sizeof cases / sizeof cases[0]);
+  for (int use = 0; use <= 1; use++) {
+    ops_cpu_attention_kernel(use);
+    for (int i = 0; i < n_cases; i++)
+      test_attention(cases[i][0], cases[i][1], cases[i][2], cases[i][3]);
+  }
+  if (attn_kernel_usable(64)) { /* kernel against sgemm at ViT-B/16's T and head size */
+    const int B = 2, T = 197, C = 128, NH = 2;
+    const long n = (long)B * T * C;
+    float *qkv = rand_floats(3 * n, 1.5f), *a = nan_floats(n), *b = nan_floats(n);
+    float *scratch = nan_floats((long)ops_cpu()->attention_scratch(B, T, NH));
+    ops_cpu_attention_kernel(0);
+    o->attention(a, scratch, qkv, NULL, B, T, C, NH);
+    ops_cpu_attention_kernel(1);
+    o->attention(b, scratch, qkv, NULL, B, T, C, NH);
+    double worst = 0.0;
+    for (long i = 0; i < n; i++)
+      worst = fmax(worst, fabs((double)a[i] - b[i]) / (fabs((double)a[i]) + 1e-3));
+    CHECK(worst <= 1e-5, "attention kernel against sgemm: relative difference %.3g > 1e-5", worst);
+    free(qkv), free(a), free(b), free(scratch);
+  } else {
+    printf("attention kernel: not on this CPU (no AVX-512), sgemm path only\n");
+  }
+  ops_cpu_attention_kernel(1);
 }
 
 /* ---- patch embedding and tokens ---- */

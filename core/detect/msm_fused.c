@@ -16,19 +16,9 @@
 /* Micro-tile: MSM_MR rows of A against 32 columns of B (two 16-lane vectors), 28 accumulators. */
 enum { NR = 32, LANES = 16 };
 
-static int cpu_has_avx512(void) {
-  static int known = -1; /* a benign race: every thread computes the same value */
-  if (known < 0) {
-    blas_cpu cpu;
-    blas_cpu_detect(&cpu);
-    known = cpu.avx512;
-  }
-  return known;
-}
-
 int msm_fused_usable(int L, int C) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  return L >= LANES && C <= MSM_FUSED_MAX_C && cpu_has_avx512();
+  return L >= LANES && C <= MSM_FUSED_MAX_C && blas_cpu_avx512();
 #else
   (void)L, (void)C;
   return 0;

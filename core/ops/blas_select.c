@@ -51,6 +51,16 @@ void blas_cpu_detect(blas_cpu *cpu) {
 #endif
 }
 
+int blas_cpu_avx512(void) {
+  static int known = -1; /* a benign race: every thread computes the same value */
+  if (known < 0) {
+    blas_cpu cpu;
+    blas_cpu_detect(&cpu);
+    known = cpu.avx512;
+  }
+  return known;
+}
+
 /* Core types whose SGEMM kernels lack AVX2 + FMA (driver/others/dynamic.c corename[], plus the
  * name of a TARGET=GENERIC build). The AMD Bulldozer family is left out: tuned for its own CPUs. */
 static const char *const GENERIC[] = {

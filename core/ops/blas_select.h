@@ -32,6 +32,9 @@ typedef struct {
 
 /* CPUID and XGETBV of this CPU (all zero off x86-64). */
 void blas_cpu_detect(blas_cpu *cpu);
+/* blas_cpu_detect's avx512, computed once: the hand-written AVX-512 kernels (msm_fused.c,
+ * attention_avx512.c) ask it on their hot paths. */
+int blas_cpu_avx512(void);
 /* 1 for a core type whose GEMM kernels predate AVX2 and FMA (Prescott, Nehalem, Sandybridge, ...,
  * a generic build); 0 for the tuned ones and for names this list does not know. */
 int blas_core_generic(const char *core);

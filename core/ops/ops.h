@@ -123,6 +123,10 @@ struct ops {
 };
 
 const ops *ops_cpu(void);
+/* The CPU attention's products at head size 64: 1 (the default) runs the AVX-512 pair kernel where
+ * the CPU has it (attention_avx512.c), 0 OpenBLAS's sgemm, the reference. Returns the previous
+ * setting; tests run both. Not to be changed while an attention runs. */
+int ops_cpu_attention_kernel(int use);
 /* The CUDA backend, or NULL when not built or when no GPU is present. */
 const ops *ops_cuda(void);
 /* device: "auto" (cuda when present, else cpu) | "cpu" | "cuda" (NULL + ancd_error when absent). */

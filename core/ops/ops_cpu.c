@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention_avx512.h"
 #include "blas_select.h"
 #include "error.h"
 #include "ops.h"
@@ -276,38 +277,63 @@ static void cpu_l2_normalize(float *out, const float *inp, long rows, int C, flo
  * stays in cache from one pair to the next: scores q.k^T, softmax in place (with MGViT's additive
  * bias on query row 0), then P.v into the head's C/NH columns of out. q, k, v are strided views
  * into qkv (row stride 3C). Pairs are handed out dynamically: a preempted thread delays one pair,
- * not a whole share (tests/lab/lab_attention.c compares the variants). */
+ * not a whole share (tests/lab/lab_attention.c compares the variants). At head size 64 on AVX-512
+ * the two products run in attention_avx512.c's kernel (1.4x OpenBLAS's rate at T = 197); the
+ * tile's rows are then attn_kernel_stride(T) floats apart. */
+static int attention_kernel_on = 1;
+
+int ops_cpu_attention_kernel(int use) {
+  int was = attention_kernel_on;
+  attention_kernel_on = use;
+  return was;
+}
+
 /* The forward's team: no more threads than pairs; the scratch query and the op agree on it. */
 static int attention_team(int B, int NH) {
   int nt = omp_get_max_threads();
   return B * NH < nt ? B * NH : nt;
 }
 
+/* Floats of one thread's scratch: enough for either path, whatever the head size. */
+static size_t attention_thread_floats(int T) {
+  const size_t sgemm = (size_t)T * T, kernel = attn_kernel_scratch_floats(T);
+  return ((sgemm > kernel ? sgemm : kernel) + 15) / 16 * 16;
+}
+
 static size_t cpu_attention_scratch(int B, int T, int NH) {
-  return (size_t)attention_team(B, NH) * T * T;
+  return (size_t)attention_team(B, NH) * attention_thread_floats(T);
 }
 
 static void cpu_attention(float *out, float *scratch, const float *qkv, const float *cls_bias,
                           int B, int T, int C, int NH) {
   int hs = C / NH;
   float scale = 1.0f / sqrtf((float)hs);
-  long TT = (long)T * T;
+  const int kernel = attention_kernel_on && attn_kernel_usable(hs);
+  const int lds = kernel ? attn_kernel_stride(T) : T;
 #pragma omp parallel num_threads(attention_team(B, NH))
   {
-    float *s = scratch + TT * omp_get_thread_num();
+    float *s = scratch + attention_thread_floats(T) * omp_get_thread_num();
+    float *work = s + ((size_t)T * lds + 15) / 16 * 16;
 #pragma omp for schedule(dynamic)
     for (int bh = 0; bh < B * NH; bh++) {
       int b = bh / NH, h = bh % NH;
       const float *q = qkv + (long)b * T * 3 * C + h * hs;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, q + C, 3 * C,
-                  0.0f, s, T);
+      float *o = out + (long)b * T * C + h * hs;
+      if (kernel)
+        attn_kernel_scores(s, work, q, q + C, 3 * C, T, scale);
+      else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, q + C,
+                    3 * C, 0.0f, s, T);
       if (cls_bias)
         for (int j = 0; j < T; j++)
           s[j] += cls_bias[(long)b * T + j];
       for (int r = 0; r < T; r++)
-        softmax_row(s + (long)r * T, s + (long)r * T, T);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, s, T, q + 2 * C, 3 * C,
-                  0.0f, out + (long)b * T * C + h * hs, C);
+        softmax_row(s + (long)r * lds, s + (long)r * lds, T);
+      if (kernel)
+        attn_kernel_pv(o, C, work, s, q + 2 * C, 3 * C, T);
+      else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, s, T, q + 2 * C,
+                    3 * C, 0.0f, o, C);
     }
   }
 }

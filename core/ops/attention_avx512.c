@@ -18,15 +18,16 @@ int attn_kernel_stride(int T) { return (T + KC - 1) / KC * KC; }
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 
-/* The pieces of work after the score tile, in order. */
+/* The pieces of work, in order: a row block's scores, the packed keys and values, the padded
+ * queries of the short last block. */
+static size_t block_floats(int T) { return round16((size_t)QR * attn_kernel_stride(T)); }
 static size_t packed_keys_floats(int T) { return round16((size_t)attn_kernel_stride(T) * ATTN_HS); }
 static size_t packed_values_floats(int T) { return round16((size_t)T * ATTN_HS); }
 static size_t padded_queries_floats(void) { return round16((size_t)QR * ATTN_HS); }
-static size_t padded_probs_floats(int T) { return round16((size_t)PR * attn_kernel_stride(T)); }
 
 size_t attn_kernel_scratch_floats(int T) {
-  return round16((size_t)T * attn_kernel_stride(T)) + packed_keys_floats(T) +
-         packed_values_floats(T) + padded_queries_floats() + padded_probs_floats(T);
+  return block_floats(T) + packed_keys_floats(T) + packed_values_floats(T) +
+         padded_queries_floats();
 }
 
 int attn_kernel_usable(int hs) {
@@ -69,42 +70,6 @@ scores_tile(float *s, int lds, const float *A, int lda, const float *B, float sc
   }
 }
 
-AVX512 void attn_kernel_scores(float *s, float *work, const float *q, const float *k, int ld, int T,
-                               float scale) {
-  const int lds = attn_kernel_stride(T), np = lds / KC;
-  float *kp = work, *qpad = kp + packed_keys_floats(T) + packed_values_floats(T);
-  float tail[QR * KC];         /* the short last row block's tiles */
-  for (int p = 0; p < np; p++) /* keys as [np][64][32], zero beyond T */
-    for (int c = 0; c < KC; c++) {
-      const int j = p * KC + c;
-      float *dst = kp + (size_t)p * ATTN_HS * KC + c;
-      for (int d = 0; d < ATTN_HS; d++)
-        dst[d * KC] = j < T ? k[(size_t)j * ld + d] : 0.0f;
-    }
-  for (int r0 = 0; r0 < T; r0 += QR) {
-    const int R = T - r0 < QR ? T - r0 : QR;
-    const float *A = q + (size_t)r0 * ld;
-    int lda = ld;
-    if (R < QR) { /* the last rows, zero-padded */
-      memset(qpad, 0, sizeof(float) * QR * ATTN_HS);
-      for (int r = 0; r < R; r++)
-        memcpy(qpad + r * ATTN_HS, A + (size_t)r * ld, sizeof(float) * ATTN_HS);
-      A = qpad, lda = ATTN_HS;
-    }
-    for (int p = 0; p < np; p++) {
-      const float *Bp = kp + (size_t)p * ATTN_HS * KC;
-      float *dst = s + (size_t)r0 * lds + p * KC;
-      if (R == QR) {
-        scores_tile(dst, lds, A, lda, Bp, scale);
-      } else {
-        scores_tile(tail, KC, A, lda, Bp, scale);
-        for (int r = 0; r < R; r++)
-          memcpy(dst + (size_t)r * lds, tail + r * KC, sizeof(float) * KC);
-      }
-    }
-  }
-}
-
 /* out [6, 64] = P[6, T] V[T, 64], V packed [T][64]; the whole tile, as scores_tile. */
 AVX512 static inline __attribute__((always_inline)) void
 pv_tile(float *out, int ldo, const float *P, int ldp, const float *V, int T) {
@@ -131,36 +96,60 @@ pv_tile(float *out, int ldo, const float *P, int ldp, const float *V, int T) {
       _mm512_storeu_ps(out + (size_t)r * ldo + 16 * c, acc[r][c]);
 }
 
-AVX512 void attn_kernel_pv(float *out, int ldo, float *work, const float *P, const float *v, int ld,
-                           int T) {
-  const int ldp = attn_kernel_stride(T);
-  float *vp = work + packed_keys_floats(T),
-        *ppad = vp + packed_values_floats(T) + padded_queries_floats();
+AVX512 void attn_kernel_pair(float *out, int ldo, float *work, const float *q, const float *k,
+                             const float *v, int ld, int T, float scale, const float *bias,
+                             void (*softmax_row)(float *y, const float *x, int cols)) {
+  const int lds = attn_kernel_stride(T), np = lds / KC;
+  float *blk = work, *kp = blk + block_floats(T), *vp = kp + packed_keys_floats(T),
+        *qpad = vp + packed_values_floats(T);
+  for (int p = 0; p < np; p++) /* keys as [np][64][32], zero beyond T */
+    for (int c = 0; c < KC; c++) {
+      const int j = p * KC + c;
+      float *dst = kp + (size_t)p * ATTN_HS * KC + c;
+      for (int d = 0; d < ATTN_HS; d++)
+        dst[d * KC] = j < T ? k[(size_t)j * ld + d] : 0.0f;
+    }
   for (int j = 0; j < T; j++)
     memcpy(vp + (size_t)j * ATTN_HS, v + (size_t)j * ld, sizeof(float) * ATTN_HS);
-  for (int r0 = 0; r0 < T; r0 += PR) {
-    const int R = T - r0 < PR ? T - r0 : PR;
-    const float *A = P + (size_t)r0 * ldp;
-    if (R == PR) {
-      pv_tile(out + (size_t)r0 * ldo, ldo, A, ldp, vp, T);
-    } else { /* the last rows, zero-padded */
-      float tail[PR * ATTN_HS];
-      memset(ppad, 0, sizeof(float) * PR * ldp);
-      memcpy(ppad, A, sizeof(float) * R * ldp);
-      pv_tile(tail, ATTN_HS, ppad, ldp, vp, T);
+  for (int r0 = 0; r0 < T; r0 += QR) {
+    /* The block's QR rows of scores, then their softmax and their P.v while they are in L1. The
+     * short last block runs on zero-padded queries: its padding rows are finite (uniform
+     * probabilities) and never stored. */
+    const int R = T - r0 < QR ? T - r0 : QR;
+    const float *A = q + (size_t)r0 * ld;
+    int lda = ld;
+    if (R < QR) {
+      memset(qpad, 0, sizeof(float) * QR * ATTN_HS);
       for (int r = 0; r < R; r++)
-        memcpy(out + (size_t)(r0 + r) * ldo, tail + r * ATTN_HS, sizeof(float) * ATTN_HS);
+        memcpy(qpad + r * ATTN_HS, A + (size_t)r * ld, sizeof(float) * ATTN_HS);
+      A = qpad, lda = ATTN_HS;
+    }
+    for (int p = 0; p < np; p++)
+      scores_tile(blk + p * KC, lds, A, lda, kp + (size_t)p * ATTN_HS * KC, scale);
+    if (bias && r0 == 0)
+      for (int j = 0; j < T; j++)
+        blk[j] += bias[j];
+    for (int r = 0; r < QR; r++)
+      softmax_row(blk + (size_t)r * lds, blk + (size_t)r * lds, T);
+    for (int h = 0; h < QR && r0 + h < T; h += PR) {
+      const int rows = T - r0 - h < PR ? T - r0 - h : PR;
+      if (rows == PR) {
+        pv_tile(out + (size_t)(r0 + h) * ldo, ldo, blk + (size_t)h * lds, lds, vp, T);
+      } else {
+        float tail[PR * ATTN_HS];
+        pv_tile(tail, ATTN_HS, blk + (size_t)h * lds, lds, vp, T);
+        for (int r = 0; r < rows; r++)
+          memcpy(out + (size_t)(r0 + h + r) * ldo, tail + r * ATTN_HS, sizeof(float) * ATTN_HS);
+      }
     }
   }
 }
 
 #else
-void attn_kernel_scores(float *s, float *work, const float *q, const float *k, int ld, int T,
-                        float scale) {
-  (void)s, (void)work, (void)q, (void)k, (void)ld, (void)T, (void)scale;
-}
-void attn_kernel_pv(float *out, int ldo, float *work, const float *P, const float *v, int ld,
-                    int T) {
-  (void)out, (void)ldo, (void)work, (void)P, (void)v, (void)ld, (void)T;
+void attn_kernel_pair(float *out, int ldo, float *work, const float *q, const float *k,
+                      const float *v, int ld, int T, float scale, const float *bias,
+                      void (*softmax_row)(float *y, const float *x, int cols)) {
+  (void)out, (void)ldo, (void)work, (void)q, (void)k, (void)v, (void)ld, (void)T, (void)scale,
+      (void)bias, (void)softmax_row;
 }
 #endif

@@ -12,21 +12,19 @@ enum { ATTN_HS = 64 }; /* the head size the kernel takes */
 /* 1 when this CPU runs the kernel and hs == ATTN_HS. */
 int attn_kernel_usable(int hs);
 
-/* Row stride of the score tile: T rounded up to 32 columns. */
+/* Row stride of the score rows: T rounded up to 32 columns. */
 int attn_kernel_stride(int T);
 
-/* Floats of a pair's buffers at T tokens: the score tile [T, stride], packed keys, packed
- * values and the padded rows of the last micro-tiles. */
+/* Floats of a pair's buffers at T tokens: one row block of scores, the packed keys and values,
+ * the padded queries of the last block. */
 size_t attn_kernel_scratch_floats(int T);
 
-/* s [T, stride] = scale q k^T, q and k rows of stride ld (columns T.. of s are 0). work: the
- * scratch after the score tile. */
-void attn_kernel_scores(float *s, float *work, const float *q, const float *k, int ld, int T,
-                        float scale);
-
-/* out [T, 64] (row stride ldo) = P v, P the [T, stride] tile, v rows of stride ld. work as
- * above. */
-void attn_kernel_pv(float *out, int ldo, float *work, const float *P, const float *v, int ld,
-                    int T);
+/* One pair: out [T, 64] (row stride ldo) = P v with P = softmax(scale q k^T), bias [T] (or NULL)
+ * added to the scores of query row 0, q, k and v rows ld floats apart. The rows go by blocks of 12:
+ * scores, softmax_row (the CPU backend's, so that both paths share it) and P.v while the block is
+ * in L1. work: attn_kernel_scratch_floats(T). */
+void attn_kernel_pair(float *out, int ldo, float *work, const float *q, const float *k,
+                      const float *v, int ld, int T, float scale, const float *bias,
+                      void (*softmax_row)(float *y, const float *x, int cols));
 
 #endif

@@ -278,8 +278,7 @@ static void cpu_l2_normalize(float *out, const float *inp, long rows, int C, flo
  * bias on query row 0), then P.v into the head's C/NH columns of out. q, k, v are strided views
  * into qkv (row stride 3C). Pairs are handed out dynamically: a preempted thread delays one pair,
  * not a whole share (tests/lab/lab_attention.c compares the variants). At head size 64 on AVX-512
- * the two products run in attention_avx512.c's kernel (1.4x OpenBLAS's rate at T = 197); the
- * tile's rows are then attn_kernel_stride(T) floats apart. */
+ * a pair runs in attention_avx512.c's kernel instead, by blocks of 12 query rows. */
 static int attention_kernel_on = 1;
 
 int ops_cpu_attention_kernel(int use) {
@@ -309,31 +308,28 @@ static void cpu_attention(float *out, float *scratch, const float *qkv, const fl
   int hs = C / NH;
   float scale = 1.0f / sqrtf((float)hs);
   const int kernel = attention_kernel_on && attn_kernel_usable(hs);
-  const int lds = kernel ? attn_kernel_stride(T) : T;
 #pragma omp parallel num_threads(attention_team(B, NH))
   {
     float *s = scratch + attention_thread_floats(T) * omp_get_thread_num();
-    float *work = s + ((size_t)T * lds + 15) / 16 * 16;
 #pragma omp for schedule(dynamic)
     for (int bh = 0; bh < B * NH; bh++) {
       int b = bh / NH, h = bh % NH;
       const float *q = qkv + (long)b * T * 3 * C + h * hs;
+      const float *bias = cls_bias ? cls_bias + (long)b * T : NULL;
       float *o = out + (long)b * T * C + h * hs;
-      if (kernel)
-        attn_kernel_scores(s, work, q, q + C, 3 * C, T, scale);
-      else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, q + C,
-                    3 * C, 0.0f, s, T);
-      if (cls_bias)
+      if (kernel) {
+        attn_kernel_pair(o, C, s, q, q + C, q + 2 * C, 3 * C, T, scale, bias, softmax_row);
+        continue;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, q + C, 3 * C,
+                  0.0f, s, T);
+      if (bias)
         for (int j = 0; j < T; j++)
-          s[j] += cls_bias[(long)b * T + j];
+          s[j] += bias[j];
       for (int r = 0; r < T; r++)
-        softmax_row(s + (long)r * lds, s + (long)r * lds, T);
-      if (kernel)
-        attn_kernel_pv(o, C, work, s, q + 2 * C, 3 * C, T);
-      else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, s, T, q + 2 * C,
-                    3 * C, 0.0f, o, C);
+        softmax_row(s + (long)r * T, s + (long)r * T, T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, s, T, q + 2 * C, 3 * C,
+                  0.0f, o, C);
     }
   }
 }

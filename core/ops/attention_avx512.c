@@ -6,7 +6,6 @@
  * P.v slower than OpenBLAS (a TLB entry per row). Every output is one FMA chain over k = 0, 1, ...
  * from zero in one SIMD lane, so a row's values do not depend on the rows beside it. The last,
  * short row block runs on a zero-padded copy. */
-#include <stdint.h>
 #include <string.h>
 
 #include "attention_avx512.h"
@@ -14,7 +13,8 @@
 
 enum { QR = 12, KC = 32, PR = 6 };
 
-int attn_kernel_stride(int T) { return (T + KC - 1) / KC * KC; }
+/* Row stride of the score rows: T rounded up to whole 32-key panels. */
+static int attn_kernel_stride(int T) { return (T + KC - 1) / KC * KC; }
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
 

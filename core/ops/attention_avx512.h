@@ -1,5 +1,5 @@
-/* The two products of one (image, head) pair of the CPU attention at head size 64 (every ViT
- * family of the core: Ti, S, B, L, DINOv2, CLIP), on CPUs with AVX-512. OpenBLAS runs these
+/* One (image, head) pair of the CPU attention at head size 64 (every ViT family of the core: Ti,
+ * S, B, L, DINOv2, CLIP) with register-blocked products, on CPUs with AVX-512. OpenBLAS runs the
  * 197 x 197 x 64 products at about half its large-GEMM rate, the more so for P.v, whose v rows lie
  * 3C floats apart (a page each at ViT-B). Internal to the CPU backend (ops_cpu.c). */
 #ifndef ANCD_ATTENTION_AVX512_H
@@ -11,9 +11,6 @@ enum { ATTN_HS = 64 }; /* the head size the kernel takes */
 
 /* 1 when this CPU runs the kernel and hs == ATTN_HS. */
 int attn_kernel_usable(int hs);
-
-/* Row stride of the score rows: T rounded up to 32 columns. */
-int attn_kernel_stride(int T);
 
 /* Floats of a pair's buffers at T tokens: one row block of scores, the packed keys and values,
  * the padded queries of the last block. */

@@ -282,8 +282,8 @@ static void cpu_l2_normalize(float *out, const float *inp, long rows, int C, flo
  * bias on query row 0), then P.v into the head's C/NH columns of out. q, k, v are strided views
  * into qkv (row stride 3C). Each thread takes a contiguous share of the pairs, hence of the
  * images, as the GEMMs around it take rows (see row-wise ops; tests/lab/lab_attention.c compares
- * the variants). At head size 64 on AVX-512
- * a pair runs in attention_avx512.c's kernel instead, by blocks of 12 query rows. */
+ * the variants). At head size 64 on AVX-512 a pair runs in attention_avx512.c's kernel instead,
+ * by blocks of 12 query rows. */
 static int attention_kernel_on = 1;
 
 int ops_cpu_attention_kernel(int use) {

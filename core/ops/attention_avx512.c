@@ -113,8 +113,8 @@ AVX512 void attn_kernel_pair(float *out, int ldo, float *work, const float *q, c
     memcpy(vp + (size_t)j * ATTN_HS, v + (size_t)j * ld, sizeof(float) * ATTN_HS);
   for (int r0 = 0; r0 < T; r0 += QR) {
     /* The block's QR rows of scores, then their softmax and their P.v while they are in L1. The
-     * short last block runs on zero-padded queries: its padding rows are finite (uniform
-     * probabilities) and never stored. */
+     * short last block runs on zero-padded queries: its padding rows score 0 everywhere, skip
+     * the softmax and are never stored. */
     const int R = T - r0 < QR ? T - r0 : QR;
     const float *A = q + (size_t)r0 * ld;
     int lda = ld;
@@ -129,7 +129,7 @@ AVX512 void attn_kernel_pair(float *out, int ldo, float *work, const float *q, c
     if (bias && r0 == 0)
       for (int j = 0; j < T; j++)
         blk[j] += bias[j];
-    for (int r = 0; r < QR; r++)
+    for (int r = 0; r < R; r++)
       softmax_row(blk + (size_t)r * lds, blk + (size_t)r * lds, T);
     for (int h = 0; h < QR && r0 + h < T; h += PR) {
       const int rows = T - r0 - h < PR ? T - r0 - h : PR;
